@@ -1,0 +1,1 @@
+"""Receivers frame their protocol and hand what arrives to the shared Ingest."""

@@ -1,0 +1,183 @@
+"""The write-back cache: points accepted but not yet on disk, held as numpy columns.
+
+Receivers add whole batches (the reactor thread); the writer thread groups them by
+metric, takes one metric at a time to write, and only forgets its points once they are
+on disk, so a point is readable through `query` from the moment it is accepted until the
+file has it (carbon-cache drops a metric from its cache before writing it, and graphs dip).
+
+    add() ──► segments ──group()──► staged[id] ──begin_write()──► writing[id] ──end_write()──► gone
+             (ids, ts, values)        [(ts, values), ...]          (ts, values)
+"""
+import threading
+
+import numpy as np
+
+EMPTY_TS = np.empty(0, dtype=np.int64)
+EMPTY_VALUES = np.empty(0, dtype=np.float64)
+
+
+class MetricCache:
+    """Thread-safe: `add` and `query` from the reactor, the rest from the writer."""
+
+    def __init__(self, max_size=float("inf"), low_watermark=None):
+        self.max_size = max_size
+        self.low_watermark = max_size * 0.95 if low_watermark is None else low_watermark
+        self._lock = threading.Lock()
+        self._ids = {}
+        self._names = []
+        self._segments = []
+        self._staged = {}
+        self._staged_counts = {}
+        self._writing = {}
+        self.size = 0
+        self.full = False
+        self._on_resume = []
+        self._wakeup = threading.Event()
+
+    # --- reactor side -------------------------------------------------------------------
+
+    def add(self, names, timestamps, values):
+        """Add parallel columns (list of str, int64 array, float64 array)."""
+        ids = self._id_array(names)
+        with self._lock:
+            self._segments.append((ids, timestamps, values))
+            self.size += len(ids)
+            if self.size >= self.max_size:
+                self.full = True
+        self._wakeup.set()
+
+    def _id_array(self, names):
+        get = self._ids.get
+        ids = [get(name) for name in names]
+        if None in ids:
+            for i, name in enumerate(names):
+                if ids[i] is None:
+                    ids[i] = self._ids.get(name)
+                    if ids[i] is None:
+                        ids[i] = self._ids[name] = len(self._names)
+                        self._names.append(name)
+        return np.array(ids, dtype=np.int64)
+
+    def on_resume(self, callback):
+        """Call `callback()` (from the writer thread) when a full cache drains below the
+        low watermark."""
+        self._on_resume.append(callback)
+
+    def query(self, name):
+        """All points held for `name`, sorted by timestamp, the latest arrival winning
+        for a repeated timestamp: a list of (timestamp, value)."""
+        timestamps, values = self.query_arrays(name)
+        return list(zip(timestamps.tolist(), values.tolist()))
+
+    def query_arrays(self, name):
+        metric = self._ids.get(name)
+        if metric is None:
+            return EMPTY_TS, EMPTY_VALUES
+        with self._lock:
+            parts = []
+            if metric in self._writing:
+                parts.append(self._writing[metric])
+            parts.extend(self._staged.get(metric, ()))
+            for ids, timestamps, values in self._segments:
+                mine = ids == metric
+                if mine.any():
+                    parts.append((timestamps[mine], values[mine]))
+        return _latest_wins(parts)
+
+    @property
+    def queues(self):
+        """How many metrics have points waiting."""
+        with self._lock:
+            waiting = set(self._staged) | set(self._writing)
+            for ids, _, _ in self._segments:
+                waiting.update(np.unique(ids).tolist())
+        return len(waiting)
+
+    # --- writer side ----------------------------------------------------------------------
+
+    def wait(self, timeout):
+        """Block the writer until something is added or `timeout` passes."""
+        self._wakeup.wait(timeout)
+        self._wakeup.clear()
+
+    def wake(self):
+        self._wakeup.set()
+
+    def group(self):
+        """Move the added segments into per-metric staging (one argsort for all)."""
+        with self._lock:
+            count = len(self._segments)
+            segments = self._segments[:count]
+        if not segments:
+            return
+        ids = np.concatenate([s[0] for s in segments])
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        timestamps = np.concatenate([s[1] for s in segments])[order]
+        values = np.concatenate([s[2] for s in segments])[order]
+        starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
+        ends = np.append(starts[1:], len(ids))
+        with self._lock:
+            for metric, start, end in zip(ids[starts].tolist(), starts.tolist(), ends.tolist()):
+                self._staged.setdefault(metric, []).append((timestamps[start:end], values[start:end]))
+                self._staged_counts[metric] = self._staged_counts.get(metric, 0) + end - start
+            del self._segments[:count]
+
+    def plan(self, strategy="sorted"):
+        """Metric ids to write, in the order `strategy` says (carbon's CACHE_WRITE_STRATEGY):
+        sorted: most points first; max: only the one with the most; naive: as they came."""
+        with self._lock:
+            counts = dict(self._staged_counts)
+        if strategy == "naive":
+            return list(counts)
+        ordered = sorted(counts, key=counts.__getitem__, reverse=True)
+        return ordered[:1] if strategy == "max" else ordered
+
+    def begin_write(self, metric):
+        """Take a metric's staged points for writing: (name, timestamps, values).
+        They stay visible to `query` until `end_write`."""
+        with self._lock:
+            parts = self._staged.pop(metric, [])
+            self._staged_counts.pop(metric, None)
+            if len(parts) == 1:
+                points = parts[0]
+            else:
+                points = (np.concatenate([p[0] for p in parts]),
+                          np.concatenate([p[1] for p in parts]))
+            self._writing[metric] = points
+        return self._names[metric], points[0], points[1]
+
+    def abort_write(self, metric):
+        """Put a metric's points back (its write is deferred, e.g. by the create limit)."""
+        with self._lock:
+            points = self._writing.pop(metric)
+            parts = self._staged.setdefault(metric, [])
+            parts.insert(0, points)
+            self._staged_counts[metric] = self._staged_counts.get(metric, 0) + len(points[0])
+
+    def end_write(self, metric):
+        """The metric's points are on disk (or were refused by the file): forget them."""
+        resume = False
+        with self._lock:
+            timestamps, _ = self._writing.pop(metric)
+            self.size -= len(timestamps)
+            if self.full and self.size <= self.low_watermark:
+                self.full = False
+                resume = True
+        if resume:
+            for callback in self._on_resume:
+                callback()
+
+    def name_of(self, metric):
+        return self._names[metric]
+
+
+def _latest_wins(parts):
+    """Concatenate (ts, values) parts in arrival order; one point per timestamp, the last."""
+    if not parts:
+        return EMPTY_TS, EMPTY_VALUES
+    timestamps = np.concatenate([p[0] for p in parts])
+    values = np.concatenate([p[1] for p in parts])
+    reversed_ts = timestamps[::-1]
+    unique, first = np.unique(reversed_ts, return_index=True)
+    return unique, values[::-1][first]

@@ -1,0 +1,69 @@
+"""Graphite plaintext over TCP and UDP: `path value [timestamp]\\n`, many lines at once.
+
+TCP hands every run of whole lines to the parser in one call (not one call a line) and
+keeps the partial last line for the next segment; a line longer than the limit is
+skipped up to its newline and counted. UDP takes each datagram as whole lines.
+"""
+from twisted.internet.protocol import DatagramProtocol, Protocol
+
+from carbonish.receivers.flow import FlowControlledFactory
+
+
+class PlaintextProtocol(Protocol):
+    def __init__(self):
+        self._buffer = b""
+        self._skipping = False
+
+    def connectionMade(self):
+        self.factory.connected(self)
+
+    def connectionLost(self, reason):
+        self.factory.disconnected(self)
+
+    def dataReceived(self, data):
+        if self._skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return
+            self._skipping = False
+            data = data[newline + 1:]
+        data = self._buffer + data
+        cut = data.rfind(b"\n") + 1
+        self._buffer = data[cut:]
+        if cut:
+            self.factory.lines(data[:cut])
+        if len(self._buffer) > self.factory.max_length:
+            self.factory.too_long(self._buffer)
+            self._buffer = b""
+            self._skipping = True
+
+
+class PlaintextFactory(FlowControlledFactory):
+    protocol = PlaintextProtocol
+
+    def __init__(self, ingest, reactor, max_length=4096, use_flow_control=True):
+        super().__init__(ingest, reactor, use_flow_control)
+        self.max_length = max_length
+
+    def lines(self, chunk):
+        self.ingest.plaintext(chunk)
+        self.check_full()
+
+    def too_long(self, start):
+        self.ingest.counters.increment("invalidLines")
+        self.ingest.counters.increment("errors")
+        self.ingest.log.error("invalidLines",
+                              f"line longer than {self.max_length} bytes skipped: {start[:100]!r}...")
+
+
+class PlaintextUDP(DatagramProtocol):
+    """One datagram, many lines; while the cache is full datagrams are dropped and counted."""
+
+    def __init__(self, ingest):
+        self.ingest = ingest
+
+    def datagramReceived(self, data, addr):
+        if self.ingest.cache.full:
+            self.ingest.counters.increment("cache.overflow", data.count(b"\n") or 1)
+            return
+        self.ingest.plaintext(data)

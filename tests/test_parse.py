@@ -1,0 +1,64 @@
+import math
+
+import numpy as np
+import pytest
+
+from carbonish.parse import parse_plaintext, points_to_batch
+
+
+def columns(batch):
+    return batch.names, batch.timestamps.tolist(), batch.values.tolist()
+
+
+def test_fast_path_many_lines():
+    batch = parse_plaintext(b"a.b 1.5 100\nc.d -2 200\r\ne 1e3 300\n")
+    assert columns(batch) == (["a.b", "c.d", "e"], [100.0, 200.0, 300.0], [1.5, -2.0, 1000.0])
+    assert batch.errors == []
+
+
+def test_minus_one_and_missing_timestamp_mean_now():
+    batch = parse_plaintext(b"a 1 -1\nb 2\n")
+    assert batch.names == ["a", "b"]
+    assert all(math.isnan(t) for t in batch.timestamps)
+    fast = parse_plaintext(b"a 1 -1\n")
+    assert math.isnan(fast.timestamps[0])
+
+
+def test_last_line_without_newline_and_blank_lines():
+    batch = parse_plaintext(b"\n\na 1 10\n\nb 2 20")
+    assert columns(batch) == (["a", "b"], [10.0, 20.0], [1.0, 2.0])
+
+
+@pytest.mark.parametrize("line, reason", [
+    (b"a", "got 1 fields"),
+    (b"a 1 2 3", "got 4 fields"),
+    (b"a x 10", "value is not a number"),
+    (b"a 1 y", "timestamp is not a number"),
+    (b"\xff 1 10", "not UTF-8"),
+])
+def test_bad_lines_are_reasons_and_the_rest_is_taken(line, reason):
+    batch = parse_plaintext(b"good 1 10\n" + line + b"\nalso.good 2 20\n")
+    assert batch.names == ["good", "also.good"]
+    assert len(batch.errors) == 1
+    kind, message = batch.errors[0]
+    assert kind == "invalidLines" and reason in message
+
+
+def test_misaligned_tokens_never_fool_the_fast_path():
+    # 2 + 4 tokens = 6 = 2 * 3: a column split would pair the wrong fields.
+    batch = parse_plaintext(b"1 2\n3 4 5 6\n")
+    assert batch.names == ["1"] and len(batch.errors) == 1
+
+
+def test_nan_values_parse_for_ingest_to_reject():
+    batch = parse_plaintext(b"a nan 10\n")
+    assert batch.names == ["a"] and np.isnan(batch.values[0])
+
+
+def test_points_to_batch_shapes():
+    rows = [("a", (10, 1.0)), (b"b", (20.5, 2)), ("c", (-1, 3)), ("bad",), ("d", ("x", 1)),
+            (b"\xff", (1, 1)), 42]
+    batch = points_to_batch(rows)
+    assert batch.names == ["a", "b", "c"]
+    assert batch.timestamps[:2].tolist() == [10.0, 20.5] and math.isnan(batch.timestamps[2])
+    assert len(batch.errors) == 4
