@@ -1,0 +1,878 @@
+"""`carbonish whisper <command>`: Graphite's whisper-*.py scripts on carbonish's engine.
+
+    command           does what                              Graphite's script
+    create            make a file from retention definitions whisper-create.py
+    info              print the header                       whisper-info.py
+    fetch             print a time range                     whisper-fetch.py
+    dump              print every stored point               whisper-dump.py
+    update            write points from argv or stdin        whisper-update.py
+    resize            rewrite a file with new archives       whisper-resize.py
+    set-aggregation   change the aggregation method (+ xff)  whisper-set-aggregation-method.py
+    set-xff           change the xFilesFactor                whisper-set-xfilesfactor.py
+    merge             copy one file's points into another    whisper-merge.py
+    fill              copy points into another file's gaps   whisper-fill.py
+    diff              compare two files point by point       whisper-diff.py
+
+Flags, positional arguments, output text, exit codes and resulting files are the scripts'
+(optparse or argparse parse the same way here), with these deliberate differences:
+- where a script dies with a traceback (a missing or corrupt file, a bad retention, a bad
+  datapoint, unlike archives for merge/diff), this prints one `[ERROR] ...` line and exits 1;
+- `fetch --drop` prints each kept value at its own timestamp (the script shifts the timestamps
+  of everything after a dropped value);
+- `resize --aggregate` leaves out the script's debugging lines (`oldtimestamps: [...]`,
+  `(from,until,step)`, `timepoints_to_update: range(...)`);
+- `create` removes the file it began when the engine refuses the arguments (the script leaves
+  an empty file behind);
+- `update` skips blank input lines.
+Everything that depends on the clock takes one `now` (default: the time `main` is called).
+"""
+
+import argparse
+import bisect
+import json
+import optparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, TextIO
+
+import numpy as np
+
+PROG = 'carbonish whisper'
+SECONDS_PER_DAY = 86400
+SIGPIPE_STATUS = 141
+# whisper-create.py --estimate: the header and point sizes it assumes, and the block size.
+ESTIMATE_METADATA_BYTES = 16
+ESTIMATE_ARCHIVE_INFO_BYTES = 12
+ESTIMATE_POINT_BYTES = 12
+ESTIMATE_BLOCK_BYTES = 4096
+ESTIMATE_METRIC_THOUSANDS = (1, 5, 10, 50, 100, 500)
+# One stored point as laid out on disk (the engine's pointFormat `!Ld`), for dump.
+POINT_DTYPE = np.dtype([('t', '>u4'), ('v', '>f8')])
+
+RETENTION_HELP = '''
+timePerPoint and timeToStore specify lengths of time, for example:
+
+60:1440      60 seconds per datapoint, 1440 datapoints = 1 day of retention
+15m:8        15 minutes per datapoint, 8 datapoints = 2 hours of retention
+1h:7d        1 hour per datapoint, 7 days of retention
+12h:2y       12 hours per datapoint, 2 years of retention
+'''
+
+
+class CliError(Exception):
+    """A user-facing failure: one line for stderr and an exit status."""
+
+    def __init__(self, message, status=1):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+class _ParserExit(Exception):
+    """A parser finished the command early (help shown, or a usage error)."""
+
+    def __init__(self, status):
+        super().__init__(status)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Context:
+    """What one command run talks to: its streams, its clock and the storage engine."""
+
+    out: TextIO
+    err: TextIO
+    stdin: TextIO
+    now: int
+    engine: Any
+
+    def say(self, text=''):
+        self.out.write(text + '\n')
+
+
+class _OptionParser(optparse.OptionParser):
+    """optparse as the scripts use it, writing to the context's streams, never exiting."""
+
+    def __init__(self, ctx, **kwargs):
+        super().__init__(**kwargs)
+        self.ctx = ctx
+
+    def print_usage(self, file=None):
+        super().print_usage(file or self.ctx.out)
+
+    def print_help(self, file=None):
+        super().print_help(file or self.ctx.out)
+
+    def exit(self, status=0, msg=None):
+        if msg:
+            self.ctx.err.write(msg)
+        raise _ParserExit(status)
+
+    def error(self, msg):
+        self.print_usage(self.ctx.err)
+        self.exit(2, '%s: error: %s\n' % (self.get_prog_name(), msg))
+
+
+class _ArgumentParser(argparse.ArgumentParser):
+    """argparse (whisper-set-xfilesfactor.py's parser), on the context's streams."""
+
+    def __init__(self, ctx, **kwargs):
+        super().__init__(**kwargs)
+        self.ctx = ctx
+
+    def print_usage(self, file=None):
+        super().print_usage(file or self.ctx.out)
+
+    def print_help(self, file=None):
+        super().print_help(file or self.ctx.out)
+
+    def exit(self, status=0, message=None):
+        if message:
+            self.ctx.err.write(message)
+        raise _ParserExit(status)
+
+    def error(self, message):
+        self.print_usage(self.ctx.err)
+        self.exit(2, '%s: error: %s\n' % (self.prog, message))
+
+
+def _parser(ctx, name, usage, **kwargs):
+    return _OptionParser(ctx, prog='%s %s' % (PROG, name), usage=usage, **kwargs)
+
+
+def _parse_retention(ctx, text):
+    try:
+        return ctx.engine.parseRetentionDef(text)
+    except (ValueError, KeyError) as exc:
+        reason = str(exc)
+        if text not in reason:
+            reason = "%s in retention definition '%s'" % (reason, text)
+        raise CliError('[ERROR] %s' % reason) from exc
+
+
+def _methods(ctx):
+    return ', '.join(ctx.engine.aggregationMethods)
+
+
+def _read_info(ctx, path):
+    """The header as the scripts print it: whisper's keys in whisper's order, plain types."""
+    raw = ctx.engine.info(path)
+    if raw is None:  # whisper's info hides the reason; stat says it
+        os.stat(path)
+        raise CliError('[ERROR] Unable to read header (%s)' % path)
+    archives = [{
+        'offset': int(a['offset']),
+        'secondsPerPoint': int(a['secondsPerPoint']),
+        'points': int(a['points']),
+        'retention': int(a['retention']),
+        'size': int(a['size']),
+    } for a in raw['archives']]
+    return {
+        'aggregationMethod': raw['aggregationMethod'],
+        'maxRetention': int(raw['maxRetention']),
+        'xFilesFactor': float(raw['xFilesFactor']),
+        'archives': archives,
+    }
+
+
+def _fetch(ctx, path, from_time, until_time):
+    """engine.fetch with the clock injected; values as plain floats and None."""
+    data = ctx.engine.fetch(path, from_time, until_time, now=ctx.now)
+    if not data:
+        return None
+    time_info, values = data
+    return ((int(time_info[0]), int(time_info[1]), int(time_info[2])),
+            [None if v is None else float(v) for v in values])
+
+
+def _byte_format(num):
+    for unit in ('bytes', 'KB', 'MB'):
+        if num < 1024.0:
+            return '%.3f%s' % (num, unit)
+        num /= 1024.0
+    return '%.3f%s' % (num, 'GB')
+
+
+# -- create ------------------------------------------------------------------------------
+
+def _cmd_create(ctx, argv):
+    parser = _parser(ctx, 'create', '''%prog path timePerPoint:timeToStore [timePerPoint:timeToStore]*
+%prog --estimate timePerPoint:timeToStore [timePerPoint:timeToStore]*
+''' + RETENTION_HELP)
+    parser.add_option('--xFilesFactor', default=0.5, type='float')
+    parser.add_option('--aggregationMethod', default='average', type='string',
+                      help='Function to use when aggregating values (%s)' % _methods(ctx))
+    parser.add_option('--overwrite', default=False, action='store_true')
+    parser.add_option('--estimate', default=False, action='store_true',
+                      help="Don't create a whisper file, estimate storage "
+                           "requirements based on archive definitions")
+    parser.add_option('--sparse', default=False, action='store_true',
+                      help='Create new whisper as sparse file')
+    parser.add_option('--fallocate', default=False, action='store_true',
+                      help='Create new whisper and use fallocate')
+    options, args = parser.parse_args(argv)
+    if options.estimate:
+        return _estimate(ctx, parser, args)
+    if len(args) < 2:
+        parser.print_help()
+        return 1
+    path = args[0]
+    archives = [_parse_retention(ctx, text) for text in args[1:]]
+    if os.path.exists(path) and options.overwrite:
+        ctx.say('Overwriting existing file: %s' % path)
+        os.unlink(path)
+    _create(ctx, path, archives, xFilesFactor=options.xFilesFactor,
+            aggregationMethod=options.aggregationMethod, sparse=options.sparse,
+            useFallocate=options.fallocate)
+    ctx.say('Created: %s (%d bytes)' % (path, os.stat(path).st_size))
+    return 0
+
+
+def _create(ctx, path, archives, **kwargs):
+    """engine.create, removing the file again if it began one and then refused."""
+    existed = os.path.lexists(path)
+    try:
+        ctx.engine.create(path, archives, **kwargs)
+    except ctx.engine.WhisperException:
+        if not existed and os.path.lexists(path):
+            os.unlink(path)
+        raise
+
+
+def _estimate(ctx, parser, args):
+    if not args:
+        parser.print_usage()
+        return 1
+    if len(args) == 1 and args[0].find(',') > 0:
+        args = args[0].split(',')
+    archives = [_parse_retention(ctx, text) for text in args]
+    for number, (precision, points) in enumerate(archives):
+        ctx.say('Archive %s: %s points of %ss precision' % (number, points, precision))
+    total_points = sum(points for _, points in archives)
+    size = (ESTIMATE_METADATA_BYTES + len(archives) * ESTIMATE_ARCHIVE_INFO_BYTES
+            + total_points * ESTIMATE_POINT_BYTES)
+    blocks = -(-size // ESTIMATE_BLOCK_BYTES)
+    disk_size = blocks * ESTIMATE_BLOCK_BYTES
+    ctx.say('\nEstimated Whisper DB Size: %s (%s bytes on disk with 4k blocks)\n'
+            % (_byte_format(size), disk_size))
+    for thousands in ESTIMATE_METRIC_THOUSANDS:
+        ctx.say('Estimated storage requirement for %sk metrics: %s'
+                % (thousands, _byte_format(thousands * 1000 * disk_size)))
+    return 0
+
+
+# -- info --------------------------------------------------------------------------------
+
+def _cmd_info(ctx, argv):
+    parser = _parser(ctx, 'info', '%prog [options] path [field]')
+    parser.add_option('--json', default=False, action='store_true',
+                      help='Output results in JSON form')
+    options, args = parser.parse_args(argv)
+    if not args:
+        parser.print_help()
+        return 1
+    path = args[0]
+    info = _read_info(ctx, path)
+    info['fileSize'] = os.stat(path).st_size
+    if len(args) > 1:
+        return _info_field(ctx, info, args[1])
+    if options.json:
+        ctx.say(json.dumps(info, indent=2, separators=(',', ': ')))
+        return 0
+    archives = info.pop('archives')
+    for key, value in info.items():
+        ctx.say('%s: %s' % (key, value))
+    ctx.say()
+    for number, archive in enumerate(archives):
+        ctx.say('Archive %d' % number)
+        for key, value in archive.items():
+            ctx.say('%s: %s' % (key, value))
+        ctx.say()
+    return 0
+
+
+def _info_field(ctx, info, field):
+    if field not in info:
+        ctx.say('Unknown field "%s". Valid fields are %s' % (field, ','.join(info)))
+        return 1
+    ctx.say(str(info[field]))
+    return 0
+
+
+# -- fetch -------------------------------------------------------------------------------
+
+DROP_FILTERS = {
+    'zeroes': lambda value: value != 0,
+    'nulls': lambda value: value is not None,
+    'empty': lambda value: value != 0 and value is not None,
+}
+
+
+def _cmd_fetch(ctx, argv):
+    parser = _parser(ctx, 'fetch', '%prog [options] path')
+    parser.add_option('--from', default=ctx.now - SECONDS_PER_DAY, type='int', dest='_from',
+                      help='Unix epoch time of the beginning of '
+                           'your requested interval (default: 24 hours ago)')
+    parser.add_option('--until', default=ctx.now, type='int',
+                      help='Unix epoch time of the end of your requested interval '
+                           '(default: now)')
+    parser.add_option('--json', default=False, action='store_true',
+                      help='Output results in JSON form')
+    parser.add_option('--pretty', default=False, action='store_true',
+                      help='Show human-readable timestamps instead of unix times')
+    parser.add_option('-t', '--time-format', action='store', type='string',
+                      dest='time_format',
+                      help='Time format to use with --pretty; see time.strftime()')
+    parser.add_option('--drop', choices=list(DROP_FILTERS), action='store',
+                      help="Specify 'nulls' to drop all null values. "
+                           "Specify 'zeroes' to drop all zero values. "
+                           "Specify 'empty' to drop both null and zero values")
+    options, args = parser.parse_args(argv)
+    if len(args) != 1:
+        parser.print_help()
+        return 1
+    data = _fetch(ctx, args[0], options._from, options.until)
+    if data is None:
+        raise CliError('No data in selected timerange')
+    (start, end, step), values = data
+    points = zip(range(start, start + step * len(values), step), values)
+    if options.drop:
+        keep = DROP_FILTERS[options.drop]
+        points = [(t, value) for t, value in points if keep(value)]
+    if options.json:
+        values_json = str([value for _, value in points]).replace('None', 'null')
+        ctx.say('{\n    "start" : %d,\n    "end" : %d,\n    "step" : %d,\n'
+                '    "values" : %s\n  }' % (start, end, step, values_json))
+        return 0
+    format_time = _time_formatter(options.pretty, options.time_format)
+    ctx.out.write(''.join(
+        '%s\t%s\n' % (format_time(t), 'None' if value is None else '%f' % value)
+        for t, value in points))
+    return 0
+
+
+def _time_formatter(pretty, time_format):
+    if not pretty:
+        return str
+    if time_format:
+        return lambda t: time.strftime(time_format, time.localtime(t))
+    return time.ctime
+
+
+# -- dump --------------------------------------------------------------------------------
+
+def _cmd_dump(ctx, argv):
+    parser = _parser(ctx, 'dump', '%prog path')
+    parser.add_option('--pretty', default=False, action='store_true',
+                      help='Show human-readable timestamps instead of unix times')
+    parser.add_option('-t', '--time-format', action='store', type='string',
+                      dest='time_format',
+                      help='Time format to use with --pretty; see time.strftime()')
+    parser.add_option('-r', '--raw', default=False, action='store_true',
+                      help='Dump value only in the same format for whisper-update '
+                           '(UTC timestamps)')
+    options, args = parser.parse_args(argv)
+    if len(args) != 1:
+        parser.error('require one input file name')
+    path = args[0]
+    if not os.path.exists(path):
+        raise CliError('[ERROR] File "%s" does not exist!' % path)
+    header = _read_info(ctx, path)
+    if not options.raw:
+        _dump_header(ctx, header)
+    format_time = _time_formatter(options.pretty, options.time_format)
+    with open(path, 'rb') as fh:
+        for number, archive in enumerate(header['archives']):
+            points = _read_archive(fh, path, number, archive)
+            _dump_points(ctx, number, points, options.raw, format_time)
+    return 0
+
+
+def _dump_header(ctx, header):
+    ctx.say('Meta data:')
+    ctx.say('  aggregation method: %s' % header['aggregationMethod'])
+    ctx.say('  max retention: %d' % header['maxRetention'])
+    ctx.say('  xFilesFactor: %g' % header['xFilesFactor'])
+    ctx.say()
+    for number, archive in enumerate(header['archives']):
+        ctx.say('Archive %d info:' % number)
+        for label, key in (('offset', 'offset'), ('seconds per point', 'secondsPerPoint'),
+                           ('points', 'points'), ('retention', 'retention'),
+                           ('size', 'size')):
+            ctx.say('  %s: %d' % (label, archive[key]))
+        ctx.say()
+
+
+def _read_archive(fh, path, number, archive):
+    """Every slot of one archive in file order: (timestamps, values) as Python lists."""
+    size = archive['points'] * POINT_DTYPE.itemsize
+    data = os.pread(fh.fileno(), size, archive['offset'])
+    if len(data) != size:
+        raise CliError('[ERROR] Archive %d is truncated: %d of %d bytes (%s)'
+                       % (number, len(data), size, path))
+    points = np.frombuffer(data, dtype=POINT_DTYPE)
+    return points['t'].tolist(), points['v'].tolist()
+
+
+def _dump_points(ctx, number, points, raw, format_time):
+    timestamps, values = points
+    if raw:
+        lines = ['%s:%.35g\n' % point for point in zip(timestamps, values)]
+    else:
+        ctx.say('Archive %d data:' % number)
+        lines = ['%d: %s, %10.35g\n' % (slot, format_time(t), value)
+                 for slot, (t, value) in enumerate(zip(timestamps, values))]
+    ctx.out.write(''.join(lines))
+
+
+# -- update ------------------------------------------------------------------------------
+
+def _cmd_update(ctx, argv):
+    parser = _parser(ctx, 'update', '''%prog [options] path [timestamp:value]*
+
+  If no values are passed as arguments, they are read one-per-line from stdin.''')
+    options, args = parser.parse_args(argv)
+    if not args:
+        parser.print_help()
+        return 1
+    path = args[0]
+    texts = args[1:] if len(args) >= 2 else [line for line in ctx.stdin if line.strip()]
+    points = [_parse_point(text.replace('N:', '%d:' % ctx.now)) for text in texts]
+    if len(points) == 1:
+        timestamp, value = points[0]
+        ctx.engine.update(path, value, timestamp, now=ctx.now)
+    else:
+        ctx.engine.update_many(path, points, now=ctx.now)
+    return 0
+
+
+def _parse_point(text):
+    parts = text.strip().split(':')
+    try:
+        timestamp, value = parts
+        return int(timestamp), float(value)
+    except ValueError as exc:
+        raise CliError("[ERROR] Invalid datapoint '%s': expected timestamp:value "
+                       "(integer seconds, or N for now)" % text.strip()) from exc
+
+
+# -- set-aggregation, set-xff ------------------------------------------------------------
+
+def _cmd_set_aggregation(ctx, argv):
+    parser = _parser(ctx, 'set-aggregation',
+                     '%%prog path <%s> [xFilesFactor]' % '|'.join(ctx.engine.aggregationMethods))
+    options, args = parser.parse_args(argv)
+    if len(args) < 2:
+        parser.print_help()
+        return 1
+    path, method = args[0], args[1]
+    xff = _parse_xff(args[2]) if len(args) == 3 else None
+    try:
+        old_method = ctx.engine.setAggregationMethod(path, method, xff)
+    except (IOError, OSError):
+        ctx.err.write("[ERROR] File '%s' does not exist!\n\n" % path)
+        parser.print_help()
+        return 1
+    ctx.say('Updated aggregation method: %s (%s -> %s)' % (path, old_method, method))
+    return 0
+
+
+def _parse_xff(text):
+    try:
+        return float(text)
+    except ValueError as exc:
+        raise CliError('[ERROR] Invalid xFilesFactor %s, not a float' % text) from exc
+
+
+def _cmd_set_xff(ctx, argv):
+    parser = _ArgumentParser(ctx, prog='%s set-xff' % PROG,
+                             description='Set xFilesFactor for existing whisper file')
+    parser.add_argument('path', type=str, help='path to whisper file')
+    parser.add_argument('xff', metavar='xFilesFactor', type=float,
+                        help='new xFilesFactor, a float between 0 and 1')
+    args = parser.parse_args(argv)
+    try:
+        old_xff = ctx.engine.setXFilesFactor(args.path, args.xff)
+    except (IOError, OSError):
+        ctx.err.write("[ERROR] File '%s' does not exist!\n\n" % args.path)
+        parser.print_help()
+        return 1
+    ctx.say('Updated xFilesFactor: %s (%s -> %s)' % (args.path, float(old_xff), args.xff))
+    return 0
+
+
+# -- merge, diff -------------------------------------------------------------------------
+
+def _cmd_merge(ctx, argv):
+    parser = _parser(ctx, 'merge', '%prog [options] from_path to_path')
+    parser.add_option('--from', default=None, type='int', dest='_from',
+                      help='Begining of interval, unix timestamp (default: epoch)')
+    parser.add_option('--until', default=None, type='int',
+                      help='End of interval, unix timestamp (default: now)')
+    options, args = parser.parse_args(argv)
+    if len(args) < 2:
+        parser.print_help()
+        return 1
+    path_from, path_to = args[0], args[1]
+    for path in (path_from, path_to):
+        if not os.path.exists(path):
+            raise CliError('[ERROR] File "%s" does not exist!' % path)
+    try:
+        ctx.engine.merge(path_from, path_to, options._from, options.until, now=ctx.now)
+    except (NotImplementedError, ValueError) as exc:
+        raise CliError('[ERROR] %s' % exc) from exc
+    return 0
+
+
+def _cmd_diff(ctx, argv):
+    parser = _parser(ctx, 'diff', '%prog [options] path_a path_b')
+    parser.add_option('--summary', default=False, action='store_true',
+                      help='show summary of differences')
+    parser.add_option('--ignore-empty', default=False, action='store_true',
+                      help='skip comparison if either value is undefined')
+    parser.add_option('--columns', default=False, action='store_true',
+                      help='print output in simple columns')
+    parser.add_option('--no-headers', default=False, action='store_true',
+                      help='do not print column headers')
+    parser.add_option('--until', default=None, type='int',
+                      help='Unix epoch time of the end of your requested '
+                           'interval (default: None)')
+    parser.add_option('--json', default=False, action='store_true',
+                      help='Output results in JSON form')
+    options, args = parser.parse_args(argv)
+    if len(args) != 2:
+        parser.print_help()
+        return 1
+    path_a, path_b = args
+    try:
+        diffs = ctx.engine.diff(path_a, path_b, ignore_empty=options.ignore_empty,
+                                until_time=options.until or None, now=ctx.now)
+    except NotImplementedError as exc:
+        raise CliError('[ERROR] %s' % exc) from exc
+    diffs = [(int(number), [(int(t), _plain(a), _plain(b)) for t, a, b in points], int(total))
+             for number, points, total in diffs]
+    if options.json:
+        ctx.say(_diff_json(diffs, path_a, path_b, options.summary))
+    elif options.summary:
+        _print_summary(ctx, diffs, not options.columns, not options.no_headers)
+    else:
+        _print_diffs(ctx, diffs, not options.columns, not options.no_headers)
+    return 0
+
+
+def _plain(value):
+    return None if value is None else float(value)
+
+
+def _print_diffs(ctx, diffs, pretty, headers):
+    head = '%7s %11s %13s %13s\n' if pretty else '%s %s %s %s\n'
+    row = '%7s %11d %13s %13s\n' if pretty else '%s %d %s %s\n'
+    if headers:
+        ctx.out.write(head % ('archive', 'timestamp', 'value_a', 'value_b'))
+    for number, points, total in diffs:
+        if pretty:
+            ctx.out.write('Archive %d (%d of %d datapoints differ)\n'
+                          % (number, len(points), total))
+            ctx.out.write(head % ('', 'timestamp', 'value_a', 'value_b'))
+        label = '' if pretty else number
+        ctx.out.write(''.join(row % (label, t, a, b) for t, a, b in points))
+
+
+def _print_summary(ctx, diffs, pretty, headers):
+    row = '%7s %9s %9s\n' if pretty else '%s %s %s\n'
+    if headers:
+        ctx.out.write(row % ('archive', 'total', 'differing'))
+    for number, points, total in diffs:
+        ctx.out.write(row % (number, total, len(points)))
+
+
+def _diff_json(diffs, path_a, path_b, summary):
+    archives = []
+    for number, points, total in diffs:
+        entry = {'archive': number, 'total': total, 'points': len(points)}
+        if not summary:
+            entry['datapoint'] = [{'timestamp': t, 'value_a': a, 'value_b': b}
+                                  for t, a, b in points]
+        archives.append(entry)
+    return json.dumps({'path_a': path_a, 'path_b': path_b, 'archives': archives},
+                      sort_keys=True, indent=2, separators=(',', ' : '))
+
+
+# -- resize ------------------------------------------------------------------------------
+
+def _cmd_resize(ctx, argv):
+    parser = _parser(ctx, 'resize', '''%prog path timePerPoint:timeToStore [timePerPoint:timeToStore]*
+''' + RETENTION_HELP)
+    parser.add_option('--xFilesFactor', default=None, type='float',
+                      help='Change the xFilesFactor')
+    parser.add_option('--aggregationMethod', default=None, type='string',
+                      help='Change the aggregation function (%s)' % _methods(ctx))
+    parser.add_option('--force', default=False, action='store_true',
+                      help='Perform a destructive change')
+    parser.add_option('--newfile', default=None, action='store',
+                      help='Create a new database file without removing the existing one')
+    parser.add_option('--nobackup', action='store_true',
+                      help='Delete the .bak file after successful execution')
+    parser.add_option('--aggregate', action='store_true',
+                      help='Try to aggregate the values to fit the new archive better.'
+                           ' Note that this will make things slower and use more memory.')
+    options, args = parser.parse_args(argv)
+    if len(args) < 2:
+        parser.print_help()
+        return 1
+    path = args[0]
+    if not os.path.exists(path):
+        ctx.err.write("[ERROR] File '%s' does not exist!\n\n" % path)
+        parser.print_help()
+        return 1
+    info = _read_info(ctx, path)
+    new_archives = [_parse_retention(ctx, text) for text in args[1:]]
+    xff = info['xFilesFactor'] if options.xFilesFactor is None else options.xFilesFactor
+    method = (info['aggregationMethod'] if options.aggregationMethod is None
+              else options.aggregationMethod)
+    ctx.say('Retrieving all data from the archives')
+    old_data = _fetch_archives(ctx, path, info['archives'])
+    new_path = _fresh_tmpfile(ctx, path) if options.newfile is None else options.newfile
+    ctx.say('Creating new whisper database: %s' % new_path)
+    _create(ctx, new_path, new_archives, xFilesFactor=xff, aggregationMethod=method)
+    ctx.say('Created: %s (%d bytes)' % (new_path, os.stat(new_path).st_size))
+    if options.aggregate:
+        ctx.say('Migrating data with aggregation...')
+        _migrate_aggregated(ctx, new_path, old_data, xff, method)
+    else:
+        ctx.say('Migrating data without aggregation...')
+        for time_info, values in old_data:
+            points = [(t, v) for t, v in zip(range(*time_info), values) if v is not None]
+            ctx.engine.update_many(new_path, points, now=ctx.now)
+    if options.newfile is not None:
+        return 0
+    return _swap_in(ctx, path, new_path, options.nobackup)
+
+
+def _fetch_archives(ctx, path, archives):
+    """Each archive's whole retention, lowest precision first (the script's order)."""
+    ordered = sorted(archives, key=lambda a: a['secondsPerPoint'], reverse=True)
+    return [_fetch(ctx, path, ctx.now - a['retention'] + a['secondsPerPoint'], ctx.now)
+            for a in ordered]
+
+
+def _fresh_tmpfile(ctx, path):
+    tmpfile = path + '.tmp'
+    if os.path.exists(tmpfile):
+        ctx.say('Removing previous temporary database file: %s' % tmpfile)
+        os.unlink(tmpfile)
+    return tmpfile
+
+
+def _swap_in(ctx, path, new_path, nobackup):
+    backup = path + '.bak'
+    ctx.say('Renaming old database to: %s' % backup)
+    os.rename(path, backup)
+    ctx.say('Renaming new database to: %s' % path)
+    try:
+        os.rename(new_path, path)
+    except OSError as exc:
+        ctx.err.write('[ERROR] %s\n' % exc)
+        ctx.say('\nOperation failed, restoring backup')
+        os.rename(backup, path)
+        return 1
+    if nobackup:
+        ctx.say('Unlinking backup: %s' % backup)
+        os.unlink(backup)
+    return 0
+
+
+def _merge_history(old_data):
+    """All old points in one timeline, as whisper-resize.py --aggregate builds it.
+
+    Archives are walked from the highest precision down, newest point first; each coarser
+    archive contributes from its first point older than everything taken so far (or, when
+    it has none, all of its points, as the script does). Returns (timestamps, values) in
+    ascending order (they are not sorted in that last case, and the script's bisect then
+    sees them unsorted too).
+    """
+    timestamps, values = [], []
+    for time_info, archive_values in sorted(old_data, key=lambda d: d[0][2]):
+        new_t = list(range(*time_info))[::-1]
+        new_v = archive_values[::-1]
+        cut = 0
+        if timestamps:
+            oldest = timestamps[-1]
+            cut = next((i for i, t in enumerate(new_t) if t < oldest), 0)
+        timestamps += new_t[cut:]
+        values += new_v[cut:]
+    return timestamps[::-1], values[::-1]
+
+
+def _interval_bounds(timestamps, edges):
+    """bisect_left of each interval's start and end, vectorised when the timeline is sorted."""
+    ts = np.asarray(timestamps, dtype=np.int64)
+    if ts.size < 2 or bool(np.all(ts[1:] >= ts[:-1])):
+        found = np.searchsorted(ts, np.asarray(edges, dtype=np.int64), side='left')
+        return found[:-1], found[1:]
+    lefts, rights = [], []
+    for begin, end in zip(edges[:-1], edges[1:]):
+        left = bisect.bisect_left(timestamps, begin)
+        lefts.append(left)
+        rights.append(bisect.bisect_left(timestamps, end, lo=left))
+    return np.asarray(lefts, dtype=np.int64), np.asarray(rights, dtype=np.int64)
+
+
+def _migrate_aggregated(ctx, new_path, old_data, xff, method):
+    timestamps, values = _merge_history(old_data)
+    known = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
+    known_before = np.concatenate(([0], np.cumsum(known)))
+    for archive in _read_info(ctx, new_path)['archives']:
+        step = archive['secondsPerPoint']
+        first = ctx.now - archive['retention'] + ctx.now % step
+        edges = list(range(first, ctx.now + ctx.now % step + step, step))
+        if len(edges) < 2:
+            continue
+        lefts, rights = _interval_bounds(timestamps, edges)
+        counts = rights - lefts
+        known_counts = known_before[np.maximum(rights, lefts)] - known_before[lefts]
+        with np.errstate(divide='ignore', invalid='ignore'):
+            ratio = known_counts / np.where(counts > 0, counts, 1)
+        wanted = np.flatnonzero((counts > 0) & (known_counts > 0) & (ratio >= xff))
+        points = [_aggregate_interval(ctx, method, edges[i], values[lefts[i]:rights[i]])
+                  for i in wanted.tolist()]
+        ctx.engine.update_many(new_path, points, now=ctx.now)
+
+
+def _aggregate_interval(ctx, method, begin, values):
+    known = [v for v in values if v is not None]
+    return [begin, ctx.engine.aggregate(method, known, values)]
+
+
+# -- fill --------------------------------------------------------------------------------
+
+def _cmd_fill(ctx, argv):
+    parser = _parser(ctx, 'fill', '%prog [--lock] src dst',
+                     description='copies data from src in dst, if missing')
+    parser.add_option('--lock', help='Lock whisper files', default=False,
+                      action='store_true')
+    options, args = parser.parse_args(argv)
+    if len(args) != 2:
+        parser.print_help()
+        return 1
+    src, dst = args
+    _fill_gaps(ctx, src, dst)
+    return 0
+
+
+def _fill_gaps(ctx, src, dst):
+    """whisper-fill.py: find runs of missing values in dst and copy src's points over them.
+
+    As the script does, a zero counts as missing, a gap of one step is left alone, and a
+    filled range reaches one step before the gap and up to the first value after it.
+    """
+    start_from = ctx.now
+    for archive in sorted(_read_info(ctx, dst)['archives'], key=lambda a: a['retention']):
+        from_time = ctx.now - archive['retention']
+        if from_time >= start_from:
+            continue
+        (start, end, step), values = _fetch(ctx, dst, from_time, start_from)
+        gap_start = None
+        for t, value in zip(range(start, start + step * len(values), step), values):
+            if not value and not gap_start:
+                gap_start = t
+            elif value and gap_start:
+                if t - gap_start > archive['secondsPerPoint']:
+                    _copy_range(ctx, src, dst, gap_start - step, t)
+                gap_start = None
+            elif gap_start and t == end - step:
+                _copy_range(ctx, src, dst, gap_start - step, t)
+        start_from = from_time
+
+
+def _copy_range(ctx, src, dst, tstart, tstop):
+    """Copy src's known points in [tstart, tstop) into dst, finest archive first."""
+    header = _read_info(ctx, src)
+    oldest = ctx.now - header['maxRetention']
+    if tstart < oldest and tstop < oldest:
+        return
+    for archive in sorted(header['archives'], key=lambda a: a['retention']):
+        archive_oldest = ctx.now - archive['retention']
+        if tstop <= archive_oldest:
+            continue
+        from_time = archive_oldest if archive_oldest > tstart else tstart
+        data = _fetch(ctx, src, from_time, tstop)
+        if data is not None:
+            (start, end, step), values = data
+            points = [(t, v) for t, v in zip(range(start, end, step), values) if v is not None]
+            points.sort(key=lambda p: p[0], reverse=True)
+            ctx.engine.update_many(dst, points, now=ctx.now)
+        tstop = from_time
+        if tstart == tstop:
+            return
+
+
+# -- dispatch ----------------------------------------------------------------------------
+
+COMMANDS: dict[str, tuple[Callable[[Context, list[str]], int], str]] = {
+    'create': (_cmd_create, 'make a file from retention definitions'),
+    'info': (_cmd_info, 'print the header of a file'),
+    'fetch': (_cmd_fetch, 'print the points of a time range'),
+    'dump': (_cmd_dump, 'print every stored point'),
+    'update': (_cmd_update, 'write timestamp:value points'),
+    'resize': (_cmd_resize, 'rewrite a file with new archives'),
+    'set-aggregation': (_cmd_set_aggregation, 'change the aggregation method'),
+    'set-xff': (_cmd_set_xff, 'change the xFilesFactor'),
+    'merge': (_cmd_merge, "copy one file's points into another"),
+    'fill': (_cmd_fill, "copy points into another file's gaps"),
+    'diff': (_cmd_diff, 'compare two files'),
+}
+ALIASES = {
+    'set-aggregation-method': 'set-aggregation',
+    'set-xfilesfactor': 'set-xff',
+}
+
+
+def _usage():
+    lines = ['usage: %s <command> [options] [args]' % PROG, '', 'commands:']
+    lines += ['  %-16s %s' % (name, summary) for name, (_, summary) in COMMANDS.items()]
+    lines += ['', "Each command takes the flags of Graphite's whisper-<command>.py; "
+              "'%s <command> --help' lists them." % PROG]
+    return '\n'.join(lines) + '\n'
+
+
+def _default_engine():
+    from carbonish import whisper
+    return whisper
+
+
+def main(argv, stdout=None, stderr=None, stdin=None, now=None, engine=None):
+    """Run one `carbonish whisper` command; argv excludes the word "whisper". Returns the
+    exit status. `now` (epoch seconds) is the clock for every command; `engine` is the
+    whisper-API module to run on (carbonish.whisper unless a test passes another)."""
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
+    if not argv or argv[0] in ('-h', '--help', 'help'):
+        (out if argv else err).write(_usage())
+        return 0 if argv else 2
+    name = ALIASES.get(argv[0], argv[0])
+    if name not in COMMANDS:
+        err.write("%s: unknown command '%s'\n%s" % (PROG, argv[0], _usage()))
+        return 2
+    engine = engine or _default_engine()
+    ctx = Context(out=out, err=err, stdin=stdin or sys.stdin,
+                  now=int(time.time()) if now is None else int(now), engine=engine)
+    return _run(ctx, COMMANDS[name][0], argv[1:])
+
+
+def _run(ctx, command, argv):
+    """The one place where failures become a message and an exit status."""
+    try:
+        return command(ctx, argv)
+    except _ParserExit as exc:
+        return exc.status
+    except CliError as exc:
+        ctx.err.write(exc.message + '\n')
+        return exc.status
+    except BrokenPipeError:
+        return SIGPIPE_STATUS
+    except (ctx.engine.WhisperException, OSError) as exc:
+        ctx.err.write('[ERROR] %s\n' % exc)
+        return 1

@@ -1,0 +1,746 @@
+"""`carbonish whisper ...` against Graphite's own whisper-*.py scripts.
+
+Each case runs the real script (from the whisper 1.1.10 package in the venv) as a subprocess
+whose clock is frozen at NOW, and carbonish.whisper_cli.main in-process with now=NOW, on two
+copies of the same files; output text and resulting file bytes must be identical, except
+where the script crashes or has a bug (those cases assert our behaviour and say why).
+"""
+
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+
+import pytest
+import whisper as oracle
+
+from carbonish import whisper_cli
+
+NOW = 1_700_000_123
+SCRIPTS = sysconfig.get_path('scripts')
+# Runs a whisper-*.py script with time.time() frozen at argv[1] (the scripts and whisper
+# read the clock only through time.time).
+ORACLE_RUNNER = '''
+import runpy, sys, time
+frozen = float(sys.argv[1])
+time.time = lambda: frozen
+script = sys.argv[2]
+sys.argv = [script] + sys.argv[3:]
+runpy.run_path(script, run_name="__main__")
+'''
+SCRIPT_NAMES = {
+    'set-aggregation': 'whisper-set-aggregation-method.py',
+    'set-xff': 'whisper-set-xfilesfactor.py',
+}
+ARCHIVES = [(60, 120), (300, 72), (3600, 48)]
+
+
+def _engines():
+    """The engines the CLI runs on here: carbonish's own, and the real whisper module."""
+    engines = [oracle]
+    try:
+        from carbonish import whisper as ours
+    except ImportError:  # carbonish.whisper not landed yet: the CLI logic alone is tested
+        return engines
+    return [ours] + engines
+
+
+ENGINES = _engines()
+
+
+@dataclass(frozen=True)
+class Result:
+    status: int
+    out: str
+    err: str
+
+
+def run_script(command, args, stdin='', now=NOW):
+    name = SCRIPT_NAMES.get(command, 'whisper-%s.py' % command)
+    proc = subprocess.run(
+        [sys.executable, '-c', ORACLE_RUNNER, str(now), os.path.join(SCRIPTS, name), *args],
+        input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    prog = '%s %s' % (whisper_cli.PROG, command)
+    return Result(proc.returncode, proc.stdout.replace(name, prog),
+                  proc.stderr.replace(name, prog))
+
+
+def run_ours(command, args, stdin='', now=NOW, engine=None):
+    out, err = io.StringIO(), io.StringIO()
+    status = whisper_cli.main([command, *args], stdout=out, stderr=err,
+                              stdin=io.StringIO(stdin), now=now, engine=engine)
+    return Result(status, out.getvalue(), err.getvalue())
+
+
+class Twins:
+    """Directories with the same files: one for the script, one per engine for us."""
+
+    def __init__(self, root):
+        self.dirs = {'script': root / 'script'}
+        for engine in ENGINES:
+            self.dirs[engine.__name__] = root / engine.__name__.replace('.', '_')
+        for path in self.dirs.values():
+            path.mkdir()
+
+    def path(self, name):
+        return str(self.dirs['script'] / name)
+
+    def put(self, name, make):
+        """Make a file with make(path) and copy it into every twin directory."""
+        make(self.path(name))
+        for key, path in self.dirs.items():
+            if key != 'script':
+                shutil.copyfile(self.path(name), path / name)
+
+    def run(self, command, *args, stdin='', now=NOW):
+        """Run both; return (script result, [our result per engine]) with dirs as '{d}'."""
+        results = {}
+        for key, directory in self.dirs.items():
+            argv = [a.format(d=directory) for a in args]
+            if key == 'script':
+                result = run_script(command, argv, stdin, now)
+            else:
+                engine = next(e for e in ENGINES if e.__name__ == key)
+                result = run_ours(command, argv, stdin, now, engine)
+            results[key] = Result(result.status, result.out.replace(str(directory), '{d}'),
+                                  result.err.replace(str(directory), '{d}'))
+        script = results.pop('script')
+        return script, list(results.values())
+
+    def same(self, command, *args, stdin='', now=NOW):
+        """Both agree on status, stdout and stderr; returns the script's result."""
+        script, ours = self.run(command, *args, stdin=stdin, now=now)
+        for result in ours:
+            assert result == script
+        return script
+
+    def files_equal(self, *names):
+        for name in names:
+            expected = (self.dirs['script'] / name).read_bytes()
+            for key, directory in self.dirs.items():
+                assert (directory / name).read_bytes() == expected, (key, name)
+
+    def listing(self):
+        names = {key: sorted(os.listdir(d)) for key, d in self.dirs.items()}
+        first = names.pop('script')
+        for key, listing in names.items():
+            assert listing == first, key
+        return first
+
+
+def make_metric(path, archives=ARCHIVES, xff=0.5, method='average', gaps=True, seed=0):
+    """A file with two days of points every minute, some missing and some zero."""
+    oracle.create(path, archives, xFilesFactor=xff, aggregationMethod=method)
+    points = []
+    for i in range(2 * 24 * 60):
+        t = NOW - i * 60
+        if gaps and (i % 7 == 3 or 200 <= i < 260):
+            continue
+        value = 0.0 if i % 11 == 5 else ((i * 37 + seed) % 101) / 4.0 - 3.0
+        points.append((t, value))
+    oracle.update_many(path, points, now=NOW)
+
+
+@pytest.fixture
+def twins(tmp_path):
+    return Twins(tmp_path)
+
+
+@pytest.fixture
+def metric(twins):
+    twins.put('m.wsp', make_metric)
+    return '{d}/m.wsp'
+
+
+def one_line_error(result):
+    assert result.status == 1
+    assert result.out == ''
+    assert result.err.startswith('[ERROR] ') and result.err.count('\n') == 1, result.err
+
+
+# -- dispatch --------------------------------------------------------------------------
+
+def test_no_command_prints_usage_to_stderr_and_fails():
+    out, err = io.StringIO(), io.StringIO()
+    assert whisper_cli.main([], stdout=out, stderr=err) == 2
+    assert out.getvalue() == ''
+    assert 'commands:' in err.getvalue() and 'set-aggregation' in err.getvalue()
+
+
+def test_help_lists_every_command_on_stdout():
+    out = io.StringIO()
+    assert whisper_cli.main(['--help'], stdout=out) == 0
+    for name in whisper_cli.COMMANDS:
+        assert '  %s ' % name in out.getvalue()
+
+
+def test_unknown_command_fails_naming_it():
+    err = io.StringIO()
+    assert whisper_cli.main(['frobnicate'], stderr=err) == 2
+    assert err.getvalue().startswith("carbonish whisper: unknown command 'frobnicate'")
+
+
+def test_default_engine_is_carbonish_whisper(tmp_path):
+    pytest.importorskip('carbonish.whisper')
+    path = str(tmp_path / 'x.wsp')
+    out = io.StringIO()
+    assert whisper_cli.main(['create', path, '60:10'], stdout=out) == 0
+    assert oracle.info(path)['archives'][0]['points'] == 10
+
+
+@pytest.mark.parametrize('command', sorted(whisper_cli.COMMANDS))
+def test_help_matches_script(twins, command):
+    result = twins.same(command, '--help')
+    assert result.status == 0 and result.out
+
+
+# -- create ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args', [
+    ('60:1440',),
+    ('1m:1d', '5m:1w', '1h:1y'),
+    ('--xFilesFactor=0.25', '--aggregationMethod=max', '10s:6h', '1min:2d'),
+    ('--aggregationMethod', 'absmin', '--xFilesFactor', '0', '15m:8'),
+    ('--sparse', '60:100', '300:100'),
+    ('--fallocate', '1s:1h', '1h:7d'),
+])
+def test_create_matches_script(twins, args):
+    twins.same('create', '{d}/new.wsp', *args)
+    twins.files_equal('new.wsp')
+
+
+def test_create_existing_file_fails_like_script(twins, metric):
+    result = twins.same('create', metric, '60:10')
+    assert result.status == 1 and 'already exists' in result.err
+    twins.files_equal('m.wsp')
+
+
+def test_create_overwrite_replaces_file(twins, metric):
+    result = twins.same('create', '--overwrite', metric, '60:10')
+    assert result.out.startswith('Overwriting existing file: {d}/m.wsp\nCreated:')
+    twins.files_equal('m.wsp')
+
+
+@pytest.mark.parametrize('args', [
+    ('60:1440', '300:2016'),
+    ('1m:1d,5m:1w,1h:1y',),
+    ('10s:1d',),
+])
+def test_create_estimate_matches_script(twins, args):
+    result = twins.same('create', '--estimate', *args)
+    assert 'Estimated Whisper DB Size' in result.out
+    assert twins.listing() == []
+
+
+def test_create_estimate_without_retentions_prints_usage(twins):
+    result = twins.same('create', '--estimate')
+    assert result.status == 1 and result.out.startswith('Usage:')
+
+
+def test_create_without_retention_prints_help(twins):
+    result = twins.same('create', '{d}/new.wsp')
+    assert result.status == 1 and 'Options:' in result.out
+
+
+@pytest.mark.parametrize('args', [
+    ('60:10', '60:20'),            # two archives of one precision
+    ('60:10', '300:1'),            # coarser archive retains less
+    ('7:10', '60:100'),            # precisions that do not divide
+])
+def test_create_invalid_archive_list_fails_like_script(twins, args):
+    result = twins.same('create', '{d}/new.wsp', *args)
+    assert result.status == 1 and result.err.startswith('[ERROR] ')
+    assert twins.listing() == []
+
+
+@pytest.mark.parametrize('retention', ['60', '60:abc', 'xyz:10', '10q:1d', '60:10parsecs'])
+def test_create_bad_retention_is_one_line_error(tmp_path, retention):
+    # The script dies with a ValueError traceback here.
+    for engine in ENGINES:
+        result = run_ours('create', [str(tmp_path / 'new.wsp'), retention], engine=engine)
+        one_line_error(result)
+        assert retention.split(':')[-1] in result.err or retention in result.err
+        assert not (tmp_path / 'new.wsp').exists()
+
+
+@pytest.mark.parametrize('option', ['--aggregationMethod=median', '--xFilesFactor=1.5'])
+def test_create_refused_header_leaves_no_file(twins, option):
+    # The script prints the same error but leaves an empty file behind.
+    script, ours = twins.run('create', option, '{d}/new.wsp', '60:10')
+    assert script.status == 1 and os.path.getsize(twins.path('new.wsp')) == 0
+    for result in ours:
+        assert (result.status, result.err) == (script.status, script.err)
+    for key, directory in twins.dirs.items():
+        if key != 'script':
+            assert not (directory / 'new.wsp').exists()
+
+
+def test_create_option_with_bad_type_is_usage_error(twins):
+    result = twins.same('create', '--xFilesFactor=half', '{d}/new.wsp', '60:10')
+    assert result.status == 2 and 'invalid floating-point value' in result.err
+
+
+# -- info ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args', [
+    (), ('--json',), ('aggregationMethod',), ('xFilesFactor',), ('archives',),
+    ('fileSize',), ('maxRetention',),
+])
+def test_info_matches_script(twins, metric, args):
+    result = twins.same('info', metric, *args)
+    assert result.status == 0
+
+
+def test_info_unknown_field_fails_like_script(twins, metric):
+    result = twins.same('info', metric, 'colour')
+    assert result.status == 1
+    assert result.out == ('Unknown field "colour". Valid fields are aggregationMethod,'
+                          'maxRetention,xFilesFactor,archives,fileSize\n')
+
+
+def test_info_text_layout(twins):
+    twins.put('x.wsp', lambda p: oracle.create(p, [(60, 10), (600, 6)], xFilesFactor=0.3,
+                                                 aggregationMethod='sum'))
+    result = twins.same('info', '{d}/x.wsp')
+    assert result.out == (
+        'aggregationMethod: sum\nmaxRetention: 3600\nxFilesFactor: 0.30000001192092896\n'
+        'fileSize: 232\n\n'
+        'Archive 0\noffset: 40\nsecondsPerPoint: 60\npoints: 10\nretention: 600\nsize: 120\n\n'
+        'Archive 1\noffset: 160\nsecondsPerPoint: 600\npoints: 6\nretention: 3600\n'
+        'size: 72\n\n')
+    assert json.loads(twins.same('info', '--json', '{d}/x.wsp').out)['fileSize'] == 232
+
+
+def test_info_no_path_prints_help(twins):
+    assert twins.same('info').status == 1
+
+
+def test_info_missing_file_is_one_line_error(tmp_path):
+    # The script crashes with a TypeError (whisper.info returns None).
+    for engine in ENGINES:
+        result = run_ours('info', [str(tmp_path / 'nope.wsp')], engine=engine)
+        one_line_error(result)
+        assert 'No such file' in result.err
+
+
+@pytest.mark.parametrize('content', [b'', b'garbage', b'\x00\x00\x00\x09' + bytes(12)])
+def test_info_corrupt_file_is_one_line_error(tmp_path, content):
+    path = tmp_path / 'bad.wsp'
+    path.write_bytes(content)
+    for engine in ENGINES:
+        result = run_ours('info', [str(path)], engine=engine)
+        one_line_error(result)
+        assert str(path) in result.err
+
+
+# -- fetch -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args', [
+    (),
+    ('--from=%d' % (NOW - 3600), '--until=%d' % (NOW - 600)),
+    ('--from', str(NOW - 3 * 86400), '--until', str(NOW - 86400)),
+    ('--from=%d' % (NOW - 7200), '--json'),
+    ('--from=%d' % (NOW - 2 * 86400), '--json'),
+    ('--from=%d' % (NOW - 3600), '--pretty'),
+    ('--from=%d' % (NOW - 3600), '--pretty', '-t', '%Y-%m-%d %H:%M'),
+    ('--from=%d' % (NOW - 3600), '--time-format=%s'),
+    ('--from=%d' % (NOW - 7200), '--drop=nulls', '--json'),
+    ('--from=%d' % (NOW - 7200), '--drop=zeroes', '--json'),
+    ('--from=%d' % (NOW - 7200), '--drop=empty', '--json'),
+    ('--from=%d' % (NOW - 3600), '--until=%d' % (NOW + 3600)),
+    ('--from=%d' % (NOW - 90 * 86400), '--until=%d' % (NOW - 86400)),
+])
+def test_fetch_matches_script(twins, metric, args):
+    result = twins.same('fetch', metric, *args)
+    assert result.status == 0 and result.out
+
+
+def test_fetch_plain_format(twins, metric):
+    result = twins.same('fetch', metric, '--from=%d' % (NOW - 600), '--until=%d' % (NOW - 300))
+    step_start = (NOW - 600) // 60 * 60 + 60
+    lines = result.out.splitlines()
+    assert len(lines) == 5
+    assert lines[0].startswith('%d\t' % step_start)
+    assert all(line.split('\t')[1] == 'None' or '.' in line.split('\t')[1] for line in lines)
+
+
+@pytest.mark.parametrize('drop', ['nulls', 'zeroes', 'empty'])
+def test_fetch_drop_keeps_each_value_at_its_timestamp(twins, metric, drop):
+    # The script renumbers the kept values from the window start, one step apart, so every
+    # value after a dropped one is printed at the wrong time.
+    window = ('--from=%d' % (NOW - 7200), '--until=%d' % NOW)
+    everything = twins.same('fetch', metric, *window).out.splitlines()
+    keep = whisper_cli.DROP_FILTERS[drop]
+    expected = [line for line in everything
+                if keep(None if line.endswith('None') else float(line.split('\t')[1]))]
+    script, ours = twins.run('fetch', metric, *window, '--drop=' + drop)
+    assert len(script.out.splitlines()) == len(expected)
+    assert script.out.splitlines() != expected
+    for result in ours:
+        assert result.out.splitlines() == expected
+
+
+def test_fetch_future_window_has_no_data(twins, metric):
+    result = twins.same('fetch', metric, '--from=%d' % (NOW + 10), '--until=%d' % (NOW + 20))
+    assert (result.status, result.err) == (1, 'No data in selected timerange\n')
+
+
+def test_fetch_from_after_until_fails_like_script(twins, metric):
+    result = twins.same('fetch', metric, '--from=%d' % NOW, '--until=%d' % (NOW - 60))
+    assert result.status == 1 and 'Invalid time interval' in result.err
+
+
+def test_fetch_missing_file_fails_like_script(twins):
+    result = twins.same('fetch', '{d}/nope.wsp')
+    assert result.status == 1 and 'No such file or directory' in result.err
+
+
+def test_fetch_bad_arguments_like_script(twins, metric):
+    assert twins.same('fetch', metric, '--drop=ones').status == 2
+    assert twins.same('fetch', metric, '--from=yesterday').status == 2
+    assert twins.same('fetch').status == 1
+    assert twins.same('fetch', metric, metric).status == 1
+
+
+def test_fetch_clock_is_injected(twins, metric):
+    later = NOW + 43200
+    result = twins.same('fetch', metric, now=later)
+    values = [line.split('\t')[1] for line in result.out.splitlines()]
+    assert values[-1] == 'None' and any(v != 'None' for v in values)
+
+
+# -- dump ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args', [(), ('--pretty',), ('-r',), ('--raw',),
+                                  ('--pretty', '-t', '%d/%m %H:%M:%S')])
+def test_dump_matches_script(twins, metric, args):
+    result = twins.same('dump', metric, *args)
+    assert result.status == 0
+
+
+def test_dump_layout(twins):
+    def make(path):
+        oracle.create(path, [(60, 3), (120, 2)], xFilesFactor=0.75)
+        oracle.update(path, 1.5, NOW - 60, now=NOW)
+    twins.put('x.wsp', make)
+    aligned = (NOW - 60) // 60 * 60
+    result = twins.same('dump', '{d}/x.wsp')
+    lines = result.out.splitlines()
+    assert lines[:4] == ['Meta data:', '  aggregation method: average', '  max retention: 240',
+                         '  xFilesFactor: 0.75']
+    assert 'Archive 0 data:' in lines
+    assert '0: %d,        1.5' % aligned in lines
+    raw = twins.same('dump', '-r', '{d}/x.wsp').out.splitlines()
+    assert raw[0] == '%d:1.5' % aligned and raw[1] == '0:0'
+
+
+def test_dump_needs_one_file(twins, metric):
+    result = twins.same('dump')
+    assert result.status == 2 and 'require one input file name' in result.err
+    assert twins.same('dump', metric, metric).status == 2
+
+
+def test_dump_missing_file_fails_like_script(twins):
+    result = twins.same('dump', '{d}/nope.wsp')
+    assert result.status == 1 and result.err == '[ERROR] File "{d}/nope.wsp" does not exist!\n'
+
+
+def test_dump_truncated_file_is_one_line_error(tmp_path):
+    # The script dies with a struct.error traceback.
+    path = tmp_path / 't.wsp'
+    oracle.create(str(path), [(60, 100)])
+    path.write_bytes(path.read_bytes()[:500])
+    for engine in ENGINES:
+        result = run_ours('dump', [str(path)], engine=engine)
+        assert result.status == 1 and 'truncated' in result.err
+
+
+# -- update ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('points', [
+    ('%d:42.5' % (NOW - 30),),
+    ('N:7',),
+    ('%d:1' % (NOW - 300), '%d:2' % (NOW - 240), 'N:3', '%d:-4.25' % (NOW - 90000)),
+    ('%d:1' % (NOW - 120), '%d:2' % (NOW - 120)),
+])
+def test_update_matches_script(twins, metric, points):
+    result = twins.same('update', metric, *points)
+    assert result == Result(0, '', '')
+    twins.files_equal('m.wsp')
+
+
+def test_update_reads_stdin(twins, metric):
+    lines = ''.join('%d:%d\n' % (NOW - 60 * i, i) for i in range(50)) + 'N:9\n'
+    twins.same('update', metric, stdin=lines)
+    twins.files_equal('m.wsp')
+
+
+def test_update_single_point_outside_retention_fails_like_script(twins, metric):
+    result = twins.same('update', metric, '%d:1' % (NOW - 10 ** 7))
+    assert result.status == 1 and 'Timestamp not covered' in result.err
+    twins.files_equal('m.wsp')
+
+
+def test_update_no_path_prints_help(twins):
+    assert twins.same('update').status == 1
+
+
+@pytest.mark.parametrize('point', ['12345', '1:2:3', 'abc:1', '%d.5:1' % NOW, '%d:x' % NOW])
+def test_update_bad_point_is_one_line_error(tmp_path, point):
+    # The script dies with a ValueError traceback.
+    path = tmp_path / 'm.wsp'
+    make_metric(str(path))
+    before = path.read_bytes()
+    for engine in ENGINES:
+        result = run_ours('update', [str(path), point], engine=engine)
+        one_line_error(result)
+        assert point in result.err
+    assert path.read_bytes() == before
+
+
+def test_update_skips_blank_stdin_lines(tmp_path):
+    path = tmp_path / 'm.wsp'
+    oracle.create(str(path), [(60, 10)])
+    for engine in ENGINES:
+        status = run_ours('update', [str(path)], stdin='\n%d:5\n\n  \n' % NOW,
+                          engine=engine).status
+        assert status == 0
+    assert oracle.fetch(str(path), NOW - 60, NOW, now=NOW)[1][-1] == 5.0
+
+
+# -- set-aggregation, set-xff ----------------------------------------------------------
+
+@pytest.mark.parametrize('args', [('max',), ('sum', '0.1'), ('avg_zero', '1'), ('last', '0')])
+def test_set_aggregation_matches_script(twins, metric, args):
+    result = twins.same('set-aggregation', metric, *args)
+    assert result.out.startswith('Updated aggregation method: {d}/m.wsp (average -> ')
+    twins.files_equal('m.wsp')
+
+
+@pytest.mark.parametrize('args', [('median',), ('max', '2'), ('max', 'lots')])
+def test_set_aggregation_refusals_match_script(twins, metric, args):
+    result = twins.same('set-aggregation', metric, *args)
+    assert result.status == 1 and result.err.startswith('[ERROR] ')
+    twins.files_equal('m.wsp')
+
+
+def test_set_aggregation_missing_file_like_script(twins):
+    result = twins.same('set-aggregation', '{d}/nope.wsp', 'max')
+    assert result.status == 1 and result.err.startswith("[ERROR] File '{d}/nope.wsp'")
+    assert twins.same('set-aggregation', '{d}/nope.wsp').status == 1
+
+
+def test_set_aggregation_alias(tmp_path):
+    path = str(tmp_path / 'm.wsp')
+    oracle.create(path, [(60, 10)])
+    result = run_ours('set-aggregation-method', [path, 'min'], engine=ENGINES[0])
+    assert result.status == 0 and oracle.info(path)['aggregationMethod'] == 'min'
+
+
+@pytest.mark.parametrize('args', [('0.3',), ('1',), ('0',)])
+def test_set_xff_matches_script(twins, metric, args):
+    result = twins.same('set-xff', metric, *args)
+    assert result.out.startswith('Updated xFilesFactor: {d}/m.wsp (0.5 -> ')
+    twins.files_equal('m.wsp')
+
+
+def test_set_xff_refusals_match_script(twins, metric):
+    assert twins.same('set-xff', metric, '1.5').status == 1
+    assert twins.same('set-xff', metric, 'half').status == 2
+    assert twins.same('set-xff', metric).status == 2
+    assert twins.same('set-xff', '{d}/nope.wsp', '0.1').status == 1
+    twins.files_equal('m.wsp')
+
+
+# -- merge -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args', [
+    (),
+    ('--from=%d' % (NOW - 7200),),
+    ('--from=%d' % (NOW - 86400), '--until=%d' % (NOW - 3600)),
+    ('--until=%d' % (NOW - 5 * 86400),),
+])
+def test_merge_matches_script(twins, args):
+    twins.put('a.wsp', lambda p: make_metric(p, seed=5, gaps=False))
+    twins.put('b.wsp', lambda p: make_metric(p, seed=9))
+    result = twins.same('merge', *args, '{d}/a.wsp', '{d}/b.wsp')
+    assert result == Result(0, '', '')
+    twins.files_equal('a.wsp', 'b.wsp')
+
+
+def test_merge_missing_file_like_script(twins, metric):
+    result = twins.same('merge', metric, '{d}/nope.wsp')
+    assert result.err == '[ERROR] File "{d}/nope.wsp" does not exist!\n'
+    assert twins.same('merge', metric).status == 1
+
+
+def test_merge_unlike_archives_is_one_line_error(twins, metric):
+    # The script dies with a NotImplementedError traceback.
+    twins.put('other.wsp', lambda p: oracle.create(p, [(60, 10)]))
+    _, ours = twins.run('merge', metric, '{d}/other.wsp')
+    for result in ours:
+        one_line_error(result)
+        assert 'unalike' in result.err
+    twins.files_equal('other.wsp')
+
+
+def test_merge_until_before_from_is_one_line_error(twins, metric):
+    twins.put('b.wsp', make_metric)
+    _, ours = twins.run('merge', '--from=%d' % NOW, '--until=%d' % (NOW - 60), metric,
+                        '{d}/b.wsp')
+    for result in ours:
+        one_line_error(result)
+
+
+# -- diff ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args', [
+    (), ('--summary',), ('--ignore-empty',), ('--columns',), ('--no-headers',),
+    ('--columns', '--no-headers'), ('--summary', '--columns', '--no-headers'),
+    ('--json',), ('--json', '--summary'), ('--until=%d' % (NOW - 86400),),
+    ('--until=0',), ('--summary', '--ignore-empty', '--until=%d' % (NOW - 3600)),
+])
+def test_diff_matches_script(twins, args):
+    twins.put('a.wsp', lambda p: make_metric(p, seed=1))
+    twins.put('b.wsp', lambda p: make_metric(p, seed=2, gaps=False))
+    result = twins.same('diff', *args, '{d}/a.wsp', '{d}/b.wsp')
+    assert result.status == 0 and result.out
+
+
+def test_diff_of_equal_files(twins, metric):
+    result = twins.same('diff', '--summary', metric, metric)
+    rows = [line.split() for line in result.out.splitlines()]
+    assert rows[0] == ['archive', 'total', 'differing']
+    assert [row[0] for row in rows[1:]] == ['0', '1', '2']
+    assert all(int(total) > 0 and differing == '0' for _, total, differing in rows[1:])
+
+
+def test_diff_errors(twins, metric):
+    assert twins.same('diff', metric).status == 1
+    twins.put('other.wsp', lambda p: oracle.create(p, [(60, 10)]))
+    for args in ((metric, '{d}/other.wsp'), (metric, '{d}/nope.wsp')):
+        _, ours = twins.run('diff', *args)   # the script dies with a traceback
+        for result in ours:
+            one_line_error(result)
+
+
+# -- fill ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('dst_archives', [ARCHIVES, [(60, 1440), (900, 200)]])
+def test_fill_matches_script(twins, dst_archives):
+    twins.put('src.wsp', lambda p: make_metric(p, seed=3, gaps=False))
+    twins.put('dst.wsp', lambda p: make_metric(p, archives=dst_archives, seed=4))
+    assert twins.same('fill', '{d}/src.wsp', '{d}/dst.wsp') == Result(0, '', '')
+    twins.files_equal('src.wsp', 'dst.wsp')
+
+
+def test_fill_into_empty_file(twins):
+    twins.put('src.wsp', lambda p: make_metric(p, seed=3))
+    twins.put('dst.wsp', lambda p: oracle.create(p, ARCHIVES))
+    twins.same('fill', '{d}/src.wsp', '{d}/dst.wsp')
+    twins.files_equal('dst.wsp')
+    filled = oracle.fetch(twins.path('dst.wsp'), NOW - 3600, NOW, now=NOW)[1]
+    assert sum(v is not None for v in filled) > 30
+
+
+def test_fill_usage(twins):
+    assert twins.same('fill', '{d}/a.wsp').status == 1
+
+
+def test_fill_missing_src_is_one_line_error(twins, metric):
+    _, ours = twins.run('fill', '{d}/nope.wsp', metric)
+    for result in ours:
+        one_line_error(result)
+
+
+# -- resize ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize('args', [
+    ('60:1d', '1h:7d'),
+    ('--nobackup', '1m:3h', '10m:1d', '1h:2d'),
+    ('--xFilesFactor=0.1', '--aggregationMethod=max', '300:500'),
+    ('30:100', '60:400', '3600:48'),
+    ('--force', '1s:1h', '1m:2d'),
+])
+def test_resize_matches_script(twins, metric, args):
+    twins.put('m.wsp.tmp', lambda p: open(p, 'wb').close())
+    result = twins.same('resize', metric, *args)
+    assert result.out.splitlines()[:2] == [
+        'Retrieving all data from the archives',
+        'Removing previous temporary database file: {d}/m.wsp.tmp']
+    twins.files_equal('m.wsp')
+    assert 'm.wsp.tmp' not in twins.listing()
+
+
+def test_resize_newfile_keeps_original(twins, metric):
+    result = twins.same('resize', metric, '--newfile={d}/n.wsp', '120:720')
+    assert result.out.splitlines()[-1] == 'Migrating data without aggregation...'
+    twins.files_equal('m.wsp', 'n.wsp')
+    assert twins.listing() == ['m.wsp', 'n.wsp']
+
+
+@pytest.mark.parametrize('method', ['average', 'sum', 'avg_zero', 'last', 'absmax'])
+@pytest.mark.parametrize('archives', [('60:1d', '1h:7d'), ('5m:2d', '30m:4d'),
+                                      ('30:240', '3600:24')])
+def test_resize_aggregate_matches_script(twins, method, archives):
+    # Compared without the script's debugging lines (oldtimestamps: [...] and so on).
+    twins.put('m.wsp', lambda p: make_metric(p, method=method))
+    script, ours = twins.run('resize', '--aggregate', '{d}/m.wsp', *archives)
+    debug = ('oldtimestamps: ', '(', 'timepoints_to_update: ')
+    expected = ''.join(line for line in script.out.splitlines(keepends=True)
+                       if not line.startswith(debug))
+    assert script.status == 0 and 'Migrating data with aggregation...' in expected
+    for result in ours:
+        assert result == Result(0, expected, '')
+    twins.files_equal('m.wsp', 'm.wsp.bak')
+
+
+def test_resize_missing_file_like_script(twins):
+    result = twins.same('resize', '{d}/nope.wsp', '60:10')
+    assert result.status == 1 and result.err == "[ERROR] File '{d}/nope.wsp' does not exist!\n\n"
+    assert twins.same('resize', '{d}/nope.wsp').status == 1
+
+
+def test_resize_bad_retention_is_one_line_error(twins, metric):
+    _, ours = twins.run('resize', metric, '60:forever')
+    for result in ours:
+        one_line_error(result)
+    twins.files_equal('m.wsp')
+    assert twins.listing() == ['m.wsp']
+
+
+def test_resize_newfile_exists_is_error(twins, metric):
+    twins.put('n.wsp', lambda p: oracle.create(p, [(60, 10)]))
+    _, ours = twins.run('resize', metric, '--newfile={d}/n.wsp', '60:20')
+    for result in ours:
+        assert result.status == 1 and 'already exists' in result.err
+    twins.files_equal('m.wsp', 'n.wsp')
+
+
+def test_interval_bounds_unsorted_timeline_matches_bisect():
+    timestamps = [10, 20, 30, 5, 15, 25]
+    edges = [0, 10, 20, 30, 40]
+    lefts, rights = whisper_cli._interval_bounds(timestamps, edges)
+    import bisect
+    expected_lefts = [bisect.bisect_left(timestamps, e) for e in edges[:-1]]
+    assert lefts.tolist() == expected_lefts
+    assert rights.tolist() == [bisect.bisect_left(timestamps, e, lo=lo)
+                               for e, lo in zip(edges[1:], expected_lefts)]
+
+
+def test_broken_pipe_exits_quietly(tmp_path):
+    path = str(tmp_path / 'm.wsp')
+    make_metric(path)
+
+    class ClosedPipe(io.StringIO):
+        def write(self, text):
+            raise BrokenPipeError(32, 'Broken pipe')
+
+    err = io.StringIO()
+    status = whisper_cli.main(['dump', path], stdout=ClosedPipe(), stderr=err,
+                              engine=ENGINES[0])
+    assert (status, err.getvalue()) == (whisper_cli.SIGPIPE_STATUS, '')
