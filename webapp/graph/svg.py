@@ -20,7 +20,7 @@ def finish_svg(data, metadata):
     """Cairo's SVG bytes + metadata dict -> graphite-web's SVG document bytes."""
     text = data.decode("utf-8")
     text = text.replace('pt"', 'px"', 2)  # width and height in pixels, not points
-    text = text.replace('<g id="surface1">', '<g id="surface1" class="graphite">', 1)
+    text = re.sub(r'<g id="(surface\d+)">', r'<g id="\1" class="graphite">', text, count=1)
     text = text.replace("</svg>\n", "", 1).replace("</svg>", "", 1)
     if metadata:
         text, count = _MARKER_PATH.subn(
