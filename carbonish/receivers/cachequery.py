@@ -23,6 +23,7 @@ class CacheQueryProtocol(Int32StringReceiver):
 
 class CacheQueryFactory(Factory):
     protocol = CacheQueryProtocol
+    noisy = False
 
     def __init__(self, cache, counters, log, data_dir, max_length=2 ** 20):
         self.cache = cache

@@ -27,6 +27,7 @@ class PickleProtocol(Int32StringReceiver):
 
 class PickleFactory(FlowControlledFactory):
     protocol = PickleProtocol
+    noisy = False
 
     def __init__(self, ingest, reactor, max_length=2 ** 20, use_flow_control=True):
         super().__init__(ingest, reactor, use_flow_control)

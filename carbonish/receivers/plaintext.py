@@ -40,6 +40,7 @@ class PlaintextProtocol(Protocol):
 
 class PlaintextFactory(FlowControlledFactory):
     protocol = PlaintextProtocol
+    noisy = False
 
     def __init__(self, ingest, reactor, max_length=4096, use_flow_control=True):
         super().__init__(ingest, reactor, use_flow_control)
@@ -57,6 +58,7 @@ class PlaintextFactory(FlowControlledFactory):
 
 
 class PlaintextUDP(DatagramProtocol):
+    noisy = False
     """One datagram, many lines; while the cache is full datagrams are dropped and counted."""
 
     def __init__(self, ingest):
