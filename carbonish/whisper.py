@@ -1,0 +1,1013 @@
+"""The Whisper 1.1 file format: a drop-in for the `whisper` 1.1.10 module, on numpy.
+
+File layout (all integers and floats big-endian, no padding):
+
+    File        = Header, Data
+    Header      = Metadata, ArchiveInfo{archiveCount}
+    Metadata    = aggregationType (uint32), maxRetention (uint32),
+                  xFilesFactor (float32), archiveCount (uint32)          -> metadataFormat
+    ArchiveInfo = offset (uint32), secondsPerPoint (uint32), points (uint32)
+                                                                         -> archiveInfoFormat
+    Data        = Archive{archiveCount}, each at its `offset`, highest precision first
+    Archive     = Point{points}, a ring: a slot's position is its timestamp's distance
+                  (in steps, modulo `points`) from the archive's first slot ("base")
+    Point       = timestamp (uint32), value (float64)                    -> pointFormat
+
+    +----------+---------------+---------------+-----------------------+------------
+    | Metadata | ArchiveInfo 0 | ArchiveInfo 1 | Archive 0 points ...  | Archive 1 ...
+    +----------+---------------+---------------+-----------------------+------------
+    0          16              28              40
+
+A slot whose timestamp is not the one expected at its position holds no value
+(a gap); an archive whose first slot has timestamp 0 has never been written.
+
+The public names, signatures, defaults and exceptions are whisper 1.1.10's, so
+carbon, graphite-web and users' scripts run on this module unchanged. The module
+settings (LOCK, AUTOFLUSH, FADVISE_RANDOM, CACHE_HEADERS) are only read, at call
+time, as the defaults of keyword arguments (lock=, autoflush=, fadvise_random=).
+carbonish itself uses the array entry points: fetch_array, file_fetch_array and
+update_many_arrays.
+"""
+import fcntl
+import operator
+import os
+import re
+import struct
+import time
+from types import MappingProxyType
+
+import numpy as np
+
+# --- Module settings (whisper's names; read at call time as keyword defaults) ----
+LOCK = False
+AUTOFLUSH = False
+CACHE_HEADERS = False   # accepted for compatibility; headers are always read afresh
+FADVISE_RANDOM = False
+BUFFERING = 0
+
+CAN_LOCK = True
+CAN_FALLOCATE = hasattr(os, "posix_fallocate")
+CAN_FADVISE = hasattr(os, "posix_fadvise")
+
+# --- Layout facts (each written once) ---------------------------------------------
+longFormat = "!L"
+longSize = struct.calcsize(longFormat)
+floatFormat = "!f"
+floatSize = struct.calcsize(floatFormat)
+valueFormat = "!d"
+valueSize = struct.calcsize(valueFormat)
+pointFormat = "!Ld"
+pointSize = struct.calcsize(pointFormat)
+metadataFormat = "!2LfL"
+metadataSize = struct.calcsize(metadataFormat)
+archiveInfoFormat = "!3L"
+archiveInfoSize = struct.calcsize(archiveInfoFormat)
+
+POINT_DTYPE = np.dtype([("t", ">u4"), ("v", ">f8")])
+assert POINT_DTYPE.itemsize == pointSize
+MAX_TIMESTAMP = 2 ** (8 * longSize) - 1
+# Header bytes read in one go: metadata, four archive infos and archive 0's first
+# point (its base) when the file has at most four archives.
+_HEAD_READ = metadataSize + 4 * archiveInfoSize + pointSize
+# An update touching more separate runs of slots than this rewrites the span instead.
+_MAX_SCATTER_WRITES = 8
+
+aggregationTypeToMethod = MappingProxyType({
+    1: "average",
+    2: "sum",
+    3: "last",
+    4: "max",
+    5: "min",
+    6: "avg_zero",
+    7: "absmax",
+    8: "absmin",
+})
+aggregationMethodToType = MappingProxyType(
+    {method: type_ for type_, method in aggregationTypeToMethod.items()})
+aggregationMethods = tuple(aggregationTypeToMethod.values())
+
+UnitMultipliers = MappingProxyType({
+    "seconds": 1,
+    "minutes": 60,
+    "hours": 3600,
+    "days": 86400,
+    "weeks": 86400 * 7,
+    "years": 86400 * 365,
+})
+_UNIT_RE = re.compile(r"^(\d+)([a-z]+)$")
+
+
+# --- Exceptions ---------------------------------------------------------------------
+class WhisperException(Exception):
+    """Base class for whisper exceptions."""
+
+
+class InvalidConfiguration(WhisperException):
+    """Invalid configuration."""
+
+
+class InvalidAggregationMethod(WhisperException):
+    """Invalid aggregation method."""
+
+
+class InvalidTimeInterval(WhisperException):
+    """Invalid time interval."""
+
+
+class InvalidXFilesFactor(WhisperException):
+    """Invalid xFilesFactor."""
+
+
+class TimestampNotCovered(WhisperException):
+    """Timestamp not covered by any archives in this database."""
+
+
+class CorruptWhisperFile(WhisperException):
+    """A file whose content is not a valid whisper file; `error` says what is wrong."""
+
+    def __init__(self, error, path):
+        Exception.__init__(self, error)
+        self.error = error
+        self.path = path
+
+    def __repr__(self):
+        return "<CorruptWhisperFile[%s] %s>" % (self.path, self.error)
+
+    def __str__(self):
+        return "%s (%s)" % (self.error, self.path)
+
+
+def enableDebug():
+    """Accepted for compatibility; carbonish does not trace I/O to stdout."""
+
+
+def disableDebug():
+    """Accepted for compatibility; see enableDebug."""
+
+
+# --- Retention definitions -------------------------------------------------------------
+def getUnitString(s):
+    for value in ("seconds", "minutes", "hours", "days", "weeks", "years"):
+        if value.startswith(s):
+            return value
+    raise ValueError("Invalid unit '%s'" % s)
+
+
+def parseRetentionDef(retentionDef):
+    """'10s:1d' -> (10, 8640): (secondsPerPoint, points)."""
+    try:
+        precision, points = retentionDef.strip().split(":", 1)
+    except ValueError:
+        raise ValueError("Invalid retention definition '%s'" % retentionDef)
+    if precision.isdigit():
+        precision = int(precision)
+    else:
+        match = _UNIT_RE.match(precision)
+        if not match:
+            raise ValueError("Invalid precision specification '%s'" % precision)
+        precision = int(match.group(1)) * UnitMultipliers[getUnitString(match.group(2))]
+    if points.isdigit():
+        points = int(points)
+    else:
+        match = _UNIT_RE.match(points)
+        if not match:
+            raise ValueError("Invalid retention specification '%s'" % points)
+        points = int(match.group(1)) * UnitMultipliers[getUnitString(match.group(2))] // precision
+    return (precision, points)
+
+
+def validateArchiveList(archiveList):
+    """Raise InvalidConfiguration unless archiveList [(secondsPerPoint, points), ...] is
+    usable: at least one archive, positive sizes, distinct precisions each dividing the
+    next, growing retentions, and enough points to consolidate into the next archive.
+    Like whisper, a list argument is sorted in place by precision."""
+    if not archiveList:
+        raise InvalidConfiguration("You must specify at least one archive configuration!")
+    if isinstance(archiveList, list):
+        archiveList.sort(key=lambda a: a[0])
+    else:
+        archiveList = sorted(archiveList, key=lambda a: a[0])
+    for i, (step, points) in enumerate(archiveList):
+        if step <= 0 or points <= 0 or step != int(step) or points != int(points):
+            raise InvalidConfiguration(
+                "Archive seconds per point and points must be positive integers "
+                "(archive%d: %s)" % (i, (step, points)))
+    for i, archive in enumerate(archiveList[:-1]):
+        _validate_archive_pair(i, archive, archiveList[i + 1])
+
+
+def _validate_archive_pair(i, archive, nextArchive):
+    if not archive[0] < nextArchive[0]:
+        raise InvalidConfiguration(
+            "A Whisper database may not be configured having two archives with the "
+            "same precision (archive%d: %s, archive%d: %s)" % (i, archive, i + 1, nextArchive))
+    if nextArchive[0] % archive[0] != 0:
+        raise InvalidConfiguration(
+            "Higher precision archives' precision must evenly divide all lower precision "
+            "archives' precision (archive%d: %s, archive%d: %s)"
+            % (i, archive[0], i + 1, nextArchive[0]))
+    retention = archive[0] * archive[1]
+    nextRetention = nextArchive[0] * nextArchive[1]
+    if not nextRetention > retention:
+        raise InvalidConfiguration(
+            "Lower precision archives must cover larger time intervals than higher "
+            "precision archives (archive%d: %s seconds, archive%d: %s seconds)"
+            % (i, retention, i + 1, nextRetention))
+    pointsPerConsolidation = nextArchive[0] // archive[0]
+    if not archive[1] >= pointsPerConsolidation:
+        raise InvalidConfiguration(
+            "Each archive must have at least enough points to consolidate to the next "
+            "archive (archive%d consolidates %d of archive%d's points but it has only %d "
+            "total points)" % (i + 1, pointsPerConsolidation, i, archive[1]))
+
+
+# --- Header ----------------------------------------------------------------------------
+class _Archive:
+    """One archive's table entry."""
+
+    __slots__ = ("offset", "step", "points", "retention", "size")
+
+    def __init__(self, offset, step, points):
+        self.offset = offset
+        self.step = step
+        self.points = points
+        self.retention = step * points
+        self.size = points * pointSize
+
+    def as_dict(self):
+        return {"offset": self.offset, "secondsPerPoint": self.step, "points": self.points,
+                "retention": self.retention, "size": self.size}
+
+
+class _Header:
+    """A parsed, checked header; `head` holds the first bytes of the file as read."""
+
+    __slots__ = ("method", "max_retention", "xff", "archives", "file_size", "head")
+
+    def __init__(self, method, max_retention, xff, archives, file_size, head):
+        self.method = method
+        self.max_retention = max_retention
+        self.xff = xff
+        self.archives = archives
+        self.file_size = file_size
+        self.head = head
+
+    def as_dict(self):
+        return {"aggregationMethod": self.method, "maxRetention": self.max_retention,
+                "xFilesFactor": self.xff, "fileSize": self.file_size,
+                "archives": [a.as_dict() for a in self.archives]}
+
+
+def _read_header(fd, name):
+    """Parse and check the header of the open file `fd`; CorruptWhisperFile if bad."""
+    file_size = os.fstat(fd).st_size
+    head = os.pread(fd, _HEAD_READ, 0)
+    if len(head) < metadataSize:
+        raise CorruptWhisperFile(
+            "Unable to read header: file is %d bytes, the metadata alone is %d"
+            % (len(head), metadataSize), name)
+    agg_type, max_retention, xff, count = struct.unpack_from(metadataFormat, head)
+    method = aggregationTypeToMethod.get(agg_type)
+    if method is None:
+        raise CorruptWhisperFile(
+            "Unable to read header: unknown aggregation type %d" % agg_type, name)
+    if not 0 <= xff <= 1:
+        raise CorruptWhisperFile(
+            "Unable to read header: xFilesFactor %r is not between 0 and 1" % xff, name)
+    table_end = metadataSize + count * archiveInfoSize
+    if count < 1 or table_end > file_size:
+        raise CorruptWhisperFile(
+            "Unable to read header: archive count %d does not fit a file of %d bytes"
+            % (count, file_size), name)
+    if len(head) < table_end:
+        head += os.pread(fd, table_end - len(head), len(head))
+        if len(head) < table_end:
+            raise CorruptWhisperFile("Unable to read archive table: file shrank", name)
+    archives = tuple(_parse_archive(head, i, table_end, file_size, name) for i in range(count))
+    return _Header(method, max_retention, xff, archives, file_size, head)
+
+
+def _parse_archive(head, i, table_end, file_size, name):
+    offset, step, points = struct.unpack_from(
+        archiveInfoFormat, head, metadataSize + i * archiveInfoSize)
+    if step == 0 or points == 0:
+        raise CorruptWhisperFile(
+            "Unable to read archive%d metadata: secondsPerPoint %d, points %d (zero)"
+            % (i, step, points), name)
+    if offset < table_end:
+        raise CorruptWhisperFile(
+            "Unable to read archive%d metadata: offset %d inside the %d-byte header"
+            % (i, offset, table_end), name)
+    if offset + points * pointSize > file_size:
+        raise CorruptWhisperFile(
+            "Unable to read archive%d metadata: its points end at byte %d, past the end of "
+            "the %d-byte file" % (i, offset + points * pointSize, file_size), name)
+    return _Archive(offset, step, points)
+
+
+def _read_base(fd, header, archive):
+    """Timestamp of the archive's first slot (0: the archive was never written)."""
+    end = archive.offset + longSize
+    if end <= len(header.head):
+        return struct.unpack_from(longFormat, header.head, archive.offset)[0]
+    return struct.unpack(longFormat, os.pread(fd, longSize, archive.offset))[0]
+
+
+def _read_ring(fd, archive, first_slot, count):
+    """`count` (<= points) consecutive slots from `first_slot`, wrapping, as records."""
+    start = archive.offset + first_slot * pointSize
+    tail = archive.points - first_slot
+    if count <= tail:
+        data = os.pread(fd, count * pointSize, start)
+    else:
+        data = (os.pread(fd, tail * pointSize, start)
+                + os.pread(fd, (count - tail) * pointSize, archive.offset))
+    return np.frombuffer(data, POINT_DTYPE)
+
+
+def _fd_name(fh):
+    name = getattr(fh, "name", None)
+    return name if isinstance(name, str) else repr(fh)
+
+
+def _prepare_fh(fh):
+    """The descriptor of a caller's file object, its Python buffer flushed."""
+    flush = getattr(fh, "flush", None)
+    if flush is not None and fh.writable():
+        flush()
+    return fh.fileno()
+
+
+def _finish_write(fd, autoflush):
+    if autoflush:
+        os.fsync(fd)
+
+
+def _opt(value, default):
+    return default if value is None else value
+
+
+# --- info / aggregation settings -------------------------------------------------------
+def info(path):
+    """The header of `path` as a dict (aggregationMethod, maxRetention, xFilesFactor,
+    fileSize, archives); None if the file cannot be opened, as whisper does."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        return _read_header(fd, path).as_dict()
+    finally:
+        os.close(fd)
+
+
+def file_info(fh):
+    """The header of an open whisper file as info() returns it."""
+    return _read_header(_prepare_fh(fh), _fd_name(fh)).as_dict()
+
+
+def setXFilesFactor(path, xFilesFactor, lock=None, autoflush=None):
+    """Set the xFilesFactor of `path`; return the old one."""
+    return _set_aggregation(path, None, xFilesFactor, lock, autoflush)[1]
+
+
+def setAggregationMethod(path, aggregationMethod, xFilesFactor=None, lock=None,
+                         autoflush=None):
+    """Set the aggregation method (and optionally xFilesFactor) of `path`; return the
+    old method."""
+    return _set_aggregation(path, aggregationMethod, xFilesFactor, lock, autoflush)[0]
+
+
+def _set_aggregation(path, method, xff, lock, autoflush):
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if _opt(lock, LOCK):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        header = _read_header(fd, path)
+        method = header.method if method is None else method
+        xff = header.xff if xff is None else xff
+        os.pwrite(fd, _pack_metadata(method, header.max_retention, xff,
+                                     len(header.archives)), 0)
+        _finish_write(fd, _opt(autoflush, AUTOFLUSH))
+    finally:
+        os.close(fd)
+    return (header.method, header.xff)
+
+
+def _pack_metadata(method, max_retention, xff, archive_count):
+    try:
+        agg_type = aggregationMethodToType[method]
+    except (KeyError, TypeError):
+        raise InvalidAggregationMethod("Unrecognized aggregation method: %s" % method)
+    try:
+        xff = float(xff)
+    except (ValueError, TypeError):
+        raise InvalidXFilesFactor("Invalid xFilesFactor %s, not a float" % xff)
+    if not 0 <= xff <= 1:
+        raise InvalidXFilesFactor("Invalid xFilesFactor %s, not between 0 and 1" % xff)
+    return struct.pack(metadataFormat, agg_type, max_retention, xff, archive_count)
+
+
+# --- create ----------------------------------------------------------------------------
+def create(path, archiveList, xFilesFactor=None, aggregationMethod=None,
+           sparse=False, useFallocate=False, lock=None, autoflush=None,
+           fadvise_random=None):
+    """Create a whisper file at `path` (which must not exist) with archives
+    [(secondsPerPoint, points), ...]; xFilesFactor 0.5 and 'average' by default.
+    Space is reserved with posix_fallocate (useFallocate), left sparse (sparse) or
+    written with zeros (neither), as carbon's WHISPER_FALLOCATE_CREATE and
+    WHISPER_SPARSE_CREATE choose."""
+    xFilesFactor = 0.5 if xFilesFactor is None else xFilesFactor
+    aggregationMethod = "average" if aggregationMethod is None else aggregationMethod
+    validateArchiveList(archiveList)
+    archives = sorted(archiveList, key=lambda a: a[0])
+    oldest = max(step * points for step, points in archives)
+    header = _pack_metadata(aggregationMethod, oldest, xFilesFactor, len(archives))
+    offset = metadataSize + archiveInfoSize * len(archives)
+    data_start = offset
+    for step, points in archives:
+        header += struct.pack(archiveInfoFormat, offset, step, points)
+        offset += points * pointSize
+    if os.path.exists(path):
+        raise InvalidConfiguration("File %s already exists!" % path)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        if _opt(lock, LOCK):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if CAN_FADVISE and _opt(fadvise_random, FADVISE_RANDOM):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        os.write(fd, header)
+        _reserve(fd, data_start, offset, sparse, useFallocate)
+        _finish_write(fd, _opt(autoflush, AUTOFLUSH))
+        os.close(fd)
+    except OSError:
+        os.close(fd)
+        os.unlink(path)
+        raise
+
+
+def _reserve(fd, start, end, sparse, use_fallocate):
+    if CAN_FALLOCATE and use_fallocate:
+        os.posix_fallocate(fd, start, end - start)
+    elif sparse:
+        os.pwrite(fd, b"\x00", end - 1)
+    else:
+        chunk = bytes(min(end - start, 1 << 20))
+        while start < end:
+            start += os.pwrite(fd, chunk[:end - start], start)
+
+
+# --- aggregation -----------------------------------------------------------------------
+def aggregate(aggregationMethod, knownValues, neighborValues=None):
+    """Aggregate one interval's known values (neighborValues: all, None for gaps)."""
+    if aggregationMethod == "average":
+        return float(sum(knownValues)) / float(len(knownValues))
+    if aggregationMethod == "sum":
+        return float(sum(knownValues))
+    if aggregationMethod == "last":
+        return knownValues[-1]
+    if aggregationMethod == "max":
+        return max(knownValues)
+    if aggregationMethod == "min":
+        return min(knownValues)
+    if aggregationMethod == "avg_zero":
+        if not neighborValues:
+            raise InvalidAggregationMethod("Using avg_zero without neighborValues")
+        values = [x or 0 for x in neighborValues]
+        return float(sum(values)) / float(len(values))
+    if aggregationMethod == "absmax":
+        return max(knownValues, key=abs)
+    if aggregationMethod == "absmin":
+        return min(knownValues, key=abs)
+    raise InvalidAggregationMethod("Unrecognized aggregation method %s" % aggregationMethod)
+
+
+def _aggregate_rows(method, values, known):
+    """aggregate() over each row of `values` (m, k), using the `known` mask; every row
+    has at least one known value. Results equal the Python built-ins' bit for bit:
+    sums are sequential and max/min keep the first of equals, as Python's do."""
+    if method in ("average", "sum", "avg_zero"):
+        filled = np.where(known, values, 0.0)
+        total = np.add.accumulate(filled, axis=1)[:, -1] + 0.0
+        if method == "sum":
+            return total
+        if method == "avg_zero":
+            return total / values.shape[1]
+        return total / known.sum(axis=1)
+    if method == "last":
+        last = values.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1)
+        return values[np.arange(len(values)), last]
+    return _select_rows(method, values, known)
+
+
+_BETTER = MappingProxyType({
+    "max": lambda new, cur: new > cur,
+    "min": lambda new, cur: new < cur,
+    "absmax": lambda new, cur: np.abs(new) > np.abs(cur),
+    "absmin": lambda new, cur: np.abs(new) < np.abs(cur),
+})
+
+
+def _select_rows(method, values, known):
+    better = _BETTER.get(method)
+    if better is None:
+        raise InvalidAggregationMethod("Unrecognized aggregation method %s" % method)
+    first = np.argmax(known, axis=1)
+    current = values[np.arange(len(values)), first]
+    for j in range(values.shape[1]):
+        column = values[:, j]
+        take = known[:, j] & better(column, current)
+        current = np.where(take, column, current)
+    return current
+
+
+# --- writing points ----------------------------------------------------------------
+def _write_slots(fd, header, archive, slots, records):
+    """Write records (unique slots, any order) into the archive: one write per run of
+    adjacent slots, or one read-modify-write of the whole span when the runs are many."""
+    header.head = header.head[:metadataSize + len(header.archives) * archiveInfoSize]
+    order = np.argsort(slots, kind="stable")
+    slots = slots[order]
+    records = records[order]
+    breaks = np.flatnonzero(np.diff(slots) != 1) + 1
+    if len(breaks) < _MAX_SCATTER_WRITES:
+        bounds = [0, *breaks.tolist(), len(slots)]
+        for lo, hi in zip(bounds[:-1], bounds[1:]):
+            os.pwrite(fd, records[lo:hi].tobytes(),
+                      archive.offset + int(slots[lo]) * pointSize)
+        return
+    first = int(slots[0])
+    span = int(slots[-1]) - first + 1
+    start = archive.offset + first * pointSize
+    buf = np.frombuffer(bytearray(os.pread(fd, span * pointSize, start)), POINT_DTYPE)
+    buf[slots - first] = records
+    os.pwrite(fd, buf.tobytes(), start)
+
+
+def _records(intervals, values):
+    records = np.empty(len(intervals), POINT_DTYPE)
+    records["t"] = intervals
+    records["v"] = values
+    return records
+
+
+def _keep_last(keys):
+    """Mask keeping the last of each run of equal adjacent keys."""
+    keep = np.ones(len(keys), bool)
+    keep[:-1] = keys[1:] != keys[:-1]
+    return keep
+
+
+def _write_archive_points(fd, header, archive, intervals, values):
+    """Write unique, ascending aligned intervals into the archive as whisper does."""
+    base = _read_base(fd, header, archive)
+    if base == 0:
+        base = int(intervals[0])
+    slots = ((intervals - base) // archive.step) % archive.points
+    if len(intervals) > 1 and intervals[-1] - intervals[0] >= archive.retention:
+        # More than one lap of the ring: chronologically later points win a slot.
+        rev_slots, rev_idx = np.unique(slots[::-1], return_index=True)
+        keep = len(slots) - 1 - rev_idx
+        slots, intervals, values = rev_slots, intervals[keep], values[keep]
+    _write_slots(fd, header, archive, slots, _records(intervals, values))
+
+
+def _check_timestamps(intervals, name):
+    if len(intervals) and (intervals[0] < 0 or intervals[-1] > MAX_TIMESTAMP):
+        raise TimestampNotCovered(
+            "Timestamps %d..%d of %s do not fit the 32-bit unsigned timestamp field"
+            % (intervals[0], intervals[-1], name))
+
+
+def _update_archive(fd, header, index, intervals, values):
+    """Write points aligned to archive `index` (ascending, unique) and propagate them
+    into the lower-precision archives, as whisper's __archive_update_many does."""
+    archive = header.archives[index]
+    _write_archive_points(fd, header, archive, intervals, values)
+    higher = archive
+    for lower in header.archives:
+        if lower.step <= archive.step:
+            continue
+        lower_intervals = np.unique(intervals - intervals % lower.step)
+        if not _propagate(fd, header, higher, lower, lower_intervals):
+            break
+        higher = lower
+
+
+def _propagate(fd, header, higher, lower, lower_intervals):
+    """Aggregate `higher`'s points into each of the lower intervals that has enough
+    known points (xFilesFactor); return whether any was written."""
+    k = lower.step // higher.step
+    times, values = _read_windows(fd, header, higher, lower_intervals, k)
+    expected = lower_intervals[:, None] + np.arange(k) * higher.step
+    known = times == expected
+    n_known = known.sum(axis=1)
+    ok = (n_known > 0) & (n_known / k >= header.xff)
+    if not ok.any():
+        return False
+    result = _aggregate_rows(header.method, values[ok], known[ok])
+    _write_propagated(fd, header, lower, lower_intervals, ok, result)
+    return True
+
+
+def _read_windows(fd, header, higher, lower_intervals, k):
+    """Timestamps and values (m, k) of the higher-archive slots that whisper reads for
+    each lower interval."""
+    base = _read_base(fd, header, higher)
+    span = int(lower_intervals[-1] - lower_intervals[0]) // higher.step + k
+    if base != 0 and span <= higher.points:
+        first = int(lower_intervals[0] - base) // higher.step % higher.points
+        records = _read_ring(fd, higher, first, span)
+        index = ((lower_intervals - lower_intervals[0]) // higher.step)[:, None] + np.arange(k)
+    else:
+        records = _read_ring(fd, higher, 0, higher.points)
+        if base == 0:
+            starts = np.zeros(len(lower_intervals), np.int64)
+        else:
+            starts = (lower_intervals - base) // higher.step % higher.points
+        index = (starts[:, None] + np.arange(k)) % higher.points
+    picked = records[index]
+    return picked["t"].astype(np.int64), picked["v"].astype(np.float64)
+
+
+def _write_propagated(fd, header, lower, lower_intervals, ok, result):
+    intervals = lower_intervals[ok]
+    base = _read_base(fd, header, lower)
+    order = None
+    if base == 0:
+        # whisper walks a Python set of the intervals; the first written one is the base.
+        order = _set_order(lower_intervals, intervals)
+        base = int(intervals[order[0]])
+    slots = ((intervals - base) // lower.step) % lower.points
+    if len(np.unique(slots)) != len(slots):
+        # Several intervals share a slot: the last one in whisper's set order wins.
+        order = _set_order(lower_intervals, intervals) if order is None else order
+        slots, intervals, result = slots[order], intervals[order], result[order]
+        rev_slots, rev_idx = np.unique(slots[::-1], return_index=True)
+        keep = len(slots) - 1 - rev_idx
+        slots, intervals, result = rev_slots, intervals[keep], result[keep]
+    _write_slots(fd, header, lower, slots, _records(intervals, result))
+
+
+def _set_order(all_intervals, chosen):
+    """Positions in `chosen` in the iteration order of set(all_intervals)."""
+    position = {t: i for i, t in enumerate(chosen.tolist())}
+    return np.array([position[t] for t in set(all_intervals.tolist()) if t in position],
+                    np.int64)
+
+
+# --- update / update_many ------------------------------------------------------------
+def update(path, value, timestamp=None, now=None, lock=None, autoflush=None,
+           fadvise_random=None):
+    """Store one point; TimestampNotCovered unless 0 <= now - timestamp < maxRetention."""
+    value = float(value)
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if CAN_FADVISE and _opt(fadvise_random, FADVISE_RANDOM):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        return _file_update(fd, path, value, timestamp, now, lock, autoflush)
+    finally:
+        os.close(fd)
+
+
+def file_update(fh, value, timestamp, now=None, lock=None, autoflush=None):
+    return _file_update(_prepare_fh(fh), _fd_name(fh), float(value), timestamp, now,
+                        lock, autoflush)
+
+
+def _file_update(fd, name, value, timestamp, now, lock, autoflush):
+    if _opt(lock, LOCK):
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    header = _read_header(fd, name)
+    if now is None:
+        now = int(time.time())
+    if timestamp is None:
+        timestamp = now
+    timestamp = int(timestamp)
+    diff = now - timestamp
+    if not (0 <= diff < header.max_retention):
+        raise TimestampNotCovered(
+            "Timestamp not covered by any archives in this database.")
+    for index, archive in enumerate(header.archives):
+        if archive.retention >= diff:
+            break
+    else:
+        raise TimestampNotCovered(
+            "Timestamp %d (age %d) is older than every archive of %s" % (timestamp, diff, name))
+    interval = timestamp - timestamp % archive.step
+    _check_timestamps([interval], name)
+    _update_archive(fd, header, index, np.array([interval], np.int64),
+                    np.array([value], np.float64))
+    _finish_write(fd, _opt(autoflush, AUTOFLUSH))
+
+
+def update_many(path, points, now=None, lock=None, autoflush=None, fadvise_random=None):
+    """Store a list of (timestamp, value) points, in any order. As whisper: each point
+    goes to the most precise archive covering its age (points older than the file's
+    retention are dropped, future points go to the first archive), and of several
+    points for one slot the latest timestamp wins (for equal timestamps, the first
+    given)."""
+    if not points:
+        return
+    timestamps, values = _points_to_arrays(points)
+    _update_path(path, timestamps, values, now, lock, autoflush, fadvise_random)
+
+
+def update_many_arrays(path_or_fh, timestamps, values, now=None, lock=None,
+                       autoflush=None, fadvise_random=None):
+    """update_many for two equal-length arrays (timestamps in seconds, float64 values)."""
+    timestamps = np.asarray(timestamps)
+    if timestamps.dtype.kind == "f":
+        timestamps = np.trunc(timestamps)
+    timestamps = timestamps.astype(np.int64, copy=False)
+    values = np.asarray(values, np.float64)
+    if timestamps.shape != values.shape or timestamps.ndim != 1:
+        raise ValueError("timestamps %s and values %s must be two equal-length 1-d arrays"
+                         % (timestamps.shape, values.shape))
+    if not len(timestamps):
+        return
+    if isinstance(path_or_fh, (str, bytes, os.PathLike)):
+        _update_path(path_or_fh, timestamps, values, now, lock, autoflush, fadvise_random)
+    else:
+        _file_update_arrays(_prepare_fh(path_or_fh), _fd_name(path_or_fh), timestamps,
+                            values, now, lock, autoflush)
+
+
+_POINTS_DTYPE = np.dtype([("t", np.float64), ("v", np.float64)])
+
+
+def _points_to_arrays(points):
+    """(int64 timestamps, float64 values) from (timestamp, value) pairs, converting as
+    whisper's int(t), float(v) do (and raising what they raise)."""
+    try:
+        packed = np.fromiter(points, _POINTS_DTYPE, len(points))
+        values = packed["v"]
+        if np.isnan(values).any() or np.isnan(packed["t"]).any():
+            raise ValueError("NaN present: convert point by point")
+        return np.trunc(packed["t"]).astype(np.int64), values
+    except (ValueError, TypeError, OverflowError):
+        pairs = [(int(t), float(v)) for (t, v) in points]
+        timestamps = np.array([t for t, _ in pairs], np.int64)
+        return timestamps, np.array([v for _, v in pairs], np.float64)
+
+
+def _update_path(path, timestamps, values, now, lock, autoflush, fadvise_random):
+    fd = os.open(path, os.O_RDWR)
+    try:
+        if CAN_FADVISE and _opt(fadvise_random, FADVISE_RANDOM):
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+        _file_update_arrays(fd, path, timestamps, values, now, lock, autoflush)
+    finally:
+        os.close(fd)
+
+
+def file_update_many(fh, points, now=None, lock=None, autoflush=None):
+    """update_many on an open file (points in any order)."""
+    if not points:
+        return
+    timestamps, values = _points_to_arrays(points)
+    _file_update_arrays(_prepare_fh(fh), _fd_name(fh), timestamps, values, now, lock,
+                        autoflush)
+
+
+def _file_update_arrays(fd, name, timestamps, values, now, lock, autoflush):
+    if _opt(lock, LOCK):
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    header = _read_header(fd, name)
+    if now is None:
+        now = int(time.time())
+    # Chronological; equal timestamps in reverse order given, so the first given is
+    # the last of its run (whisper sorts newest first, stably, then reverses).
+    order = len(timestamps) - 1 - np.argsort(timestamps[::-1], kind="stable")
+    timestamps = timestamps[order]
+    values = values[order]
+    retentions = np.maximum.accumulate([a.retention for a in header.archives])
+    # Archive index per point: the first that covers its age (non-increasing here).
+    negated = -np.searchsorted(retentions, now - timestamps, side="left")
+    for index in range(len(header.archives)):
+        lo = int(np.searchsorted(negated, -index, side="left"))
+        hi = int(np.searchsorted(negated, -index, side="right"))
+        if lo < hi:
+            _update_bucket(fd, header, index, timestamps[lo:hi], values[lo:hi], name)
+    _finish_write(fd, _opt(autoflush, AUTOFLUSH))
+
+
+def _update_bucket(fd, header, index, timestamps, values, name):
+    step = header.archives[index].step
+    aligned = timestamps - timestamps % step
+    keep = _keep_last(aligned)
+    intervals = aligned[keep]
+    _check_timestamps(intervals, name)
+    _update_archive(fd, header, index, intervals, values[keep])
+
+
+# --- fetch -----------------------------------------------------------------------------
+def fetch(path, fromTime, untilTime=None, now=None, archiveToSelect=None):
+    """((fromInterval, untilInterval, step), values) for fromTime < t <= untilTime
+    (untilTime defaults to now), values a list with None for gaps, from the most
+    precise archive covering fromTime (or the one of step archiveToSelect); None when
+    the range lies wholly in the future or beyond the retention."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _fetch(fd, path, fromTime, untilTime, now, archiveToSelect, _as_lists)
+    finally:
+        os.close(fd)
+
+
+def file_fetch(fh, fromTime, untilTime, now=None, archiveToSelect=None):
+    return _fetch(_prepare_fh(fh), _fd_name(fh), fromTime, untilTime, now,
+                  archiveToSelect, _as_lists)
+
+
+def fetch_array(path, fromTime, untilTime=None, now=None, archiveToSelect=None):
+    """fetch() with the values as a float64 numpy array, NaN for gaps."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _fetch(fd, path, fromTime, untilTime, now, archiveToSelect, _as_array)
+    finally:
+        os.close(fd)
+
+
+def file_fetch_array(fh, fromTime, untilTime=None, now=None, archiveToSelect=None):
+    return _fetch(_prepare_fh(fh), _fd_name(fh), fromTime, untilTime, now,
+                  archiveToSelect, _as_array)
+
+
+def _as_array(time_info, known, values):
+    if known is None:
+        return time_info, np.full(len(values), np.nan)
+    if known.all():
+        return time_info, values
+    return time_info, np.where(known, values, np.nan)
+
+
+def _as_lists(time_info, known, values):
+    if known is None:
+        return time_info, [None] * len(values)
+    if known.all():
+        return time_info, values.tolist()
+    missing = np.flatnonzero(~known)
+    if 4 * len(missing) < len(values):
+        result = values.tolist()
+        for i in missing.tolist():
+            result[i] = None
+        return time_info, result
+    boxed = values.astype(object)
+    boxed[missing] = None
+    return time_info, boxed.tolist()
+
+
+def _fetch(fd, name, fromTime, untilTime, now, archiveToSelect, finish):
+    header = _read_header(fd, name)
+    if now is None:
+        now = int(time.time())
+    if untilTime is None:
+        untilTime = now
+    fromTime = int(fromTime)
+    untilTime = int(untilTime)
+    if fromTime > untilTime:
+        raise InvalidTimeInterval(
+            "Invalid time interval: from time '%s' is after until time '%s'"
+            % (fromTime, untilTime))
+    oldest = now - header.max_retention
+    if fromTime > now or untilTime < oldest:
+        return None
+    fromTime = max(fromTime, oldest)
+    untilTime = min(untilTime, now)
+    archive = _select_archive(header, now - fromTime, archiveToSelect)
+    return finish(*_archive_fetch(fd, header, archive, fromTime, untilTime))
+
+
+def _select_archive(header, age, archiveToSelect):
+    if archiveToSelect:
+        step = parseRetentionDef(str(archiveToSelect) + ":1")[0]
+        for archive in header.archives:
+            if archive.step == step:
+                return archive
+        raise ValueError("Invalid granularity: %s" % archiveToSelect)
+    for archive in header.archives:
+        if archive.retention >= age:
+            return archive
+    return header.archives[-1]
+
+
+def _archive_fetch(fd, header, archive, fromTime, untilTime):
+    """(time_info, known mask or None for a never-written archive, float64 values)."""
+    step = archive.step
+    from_interval = int(fromTime - (fromTime % step)) + step
+    until_interval = int(untilTime - (untilTime % step)) + step
+    if from_interval == until_interval:
+        until_interval += step
+    time_info = (from_interval, until_interval, step)
+    base = _read_base(fd, header, archive)
+    if base == 0:
+        return time_info, None, np.empty((until_interval - from_interval) // step)
+    first = (from_interval - base) // step % archive.points
+    last = (until_interval - base) // step % archive.points
+    count = (last - first) % archive.points or archive.points
+    records = _read_ring(fd, archive, first, count)
+    known = records["t"] == np.arange(from_interval, from_interval + count * step, step,
+                                      dtype=np.int64)
+    return time_info, known, records["v"].astype(np.float64)
+
+
+# --- merge / diff ----------------------------------------------------------------------
+def merge(path_from, path_to, time_from=None, time_to=None, now=None, lock=None,
+          autoflush=None):
+    """Copy the known points of path_from into path_to (same archive configuration),
+    archive by archive from the shortest retention, overwriting; as whisper-merge."""
+    fd_from = os.open(path_from, os.O_RDONLY)
+    try:
+        fd_to = os.open(path_to, os.O_RDWR)
+        try:
+            return _merge(fd_from, path_from, fd_to, path_to, time_from, time_to, now,
+                          lock, autoflush)
+        finally:
+            os.close(fd_to)
+    finally:
+        os.close(fd_from)
+
+
+def file_merge(fh_from, fh_to, time_from=None, time_to=None, now=None, lock=None,
+               autoflush=None):
+    return _merge(_prepare_fh(fh_from), _fd_name(fh_from), _prepare_fh(fh_to),
+                  _fd_name(fh_to), time_from, time_to, now, lock, autoflush)
+
+
+def _check_alike(header_from, name_from, header_to, name_to, verb):
+    shape_from = [a.as_dict() for a in header_from.archives]
+    if shape_from != [a.as_dict() for a in header_to.archives]:
+        raise NotImplementedError(
+            "%s and %s archive configurations are unalike. Resize the input before %s"
+            % (name_from, name_to, verb))
+
+
+def _merge(fd_from, name_from, fd_to, name_to, time_from, time_to, now, lock, autoflush):
+    if _opt(lock, LOCK):
+        fcntl.flock(fd_to, fcntl.LOCK_EX)
+    header_from = _read_header(fd_from, name_from)
+    header_to = _read_header(fd_to, name_to)
+    _check_alike(header_from, name_from, header_to, name_to, "merging")
+    now = int(time.time()) if now is None else now
+    until_time = now if time_to is None else time_to
+    from_time = 0 if time_from is None else time_from
+    if until_time < from_time:
+        raise ValueError("time_to must be >= time_from")
+    indexed = sorted(enumerate(header_from.archives), key=lambda p: p[1].retention)
+    for index, archive in indexed:
+        oldest = now - archive.retention
+        if until_time < oldest:
+            continue
+        (start, _, step), known, values = _archive_fetch(
+            fd_from, header_from, archive, max(from_time, oldest), until_time)
+        if known is None or not known.any():
+            continue
+        intervals = start + step * np.flatnonzero(known).astype(np.int64)
+        _update_archive(fd_to, header_to, index, intervals, values[known])
+    _finish_write(fd_to, _opt(autoflush, AUTOFLUSH))
+
+
+def diff(path_from, path_to, ignore_empty=False, until_time=None, now=None):
+    """Per archive (shortest retention first): (archive number, [(timestamp, value_from,
+    value_to) that differ], number of points compared); as whisper-diff."""
+    fd_from = os.open(path_from, os.O_RDONLY)
+    try:
+        fd_to = os.open(path_to, os.O_RDONLY)
+        try:
+            return _diff(fd_from, path_from, fd_to, path_to, ignore_empty, until_time, now)
+        finally:
+            os.close(fd_to)
+    finally:
+        os.close(fd_from)
+
+
+def file_diff(fh_from, fh_to, ignore_empty=False, until_time=None, now=None):
+    return _diff(_prepare_fh(fh_from), _fd_name(fh_from), _prepare_fh(fh_to),
+                 _fd_name(fh_to), ignore_empty, until_time, now)
+
+
+def _diff(fd_from, name_from, fd_to, name_to, ignore_empty, until_time, now):
+    header_from = _read_header(fd_from, name_from)
+    header_to = _read_header(fd_to, name_to)
+    _check_alike(header_from, name_from, header_to, name_to, "diffing")
+    now = int(time.time()) if now is None else now
+    until = until_time if until_time else now
+    result = []
+    archives = sorted(header_from.archives, key=operator.attrgetter("retention"))
+    for number, archive in enumerate(archives):
+        start_time = now - archive.retention
+        info_from, values_from = _as_lists(
+            *_archive_fetch(fd_from, header_from, archive, start_time, until))
+        info_to, values_to = _as_lists(
+            *_archive_fetch(fd_to, header_to, archive, start_time, until))
+        start = min(info_from[0], info_to[0])
+        step = min(info_from[2], info_to[2])
+        count = (max(info_from[1], info_to[1]) - start) // step
+        points = [(start + i * step, values_from[i], values_to[i]) for i in range(count)]
+        if ignore_empty:
+            points = [p for p in points if p[1] is not None and p[2] is not None]
+        else:
+            points = [p for p in points if p[1] is not None or p[2] is not None]
+        result.append((number, [p for p in points if p[1] != p[2]], len(points)))
+        until = min(start_time, until)
+    return result

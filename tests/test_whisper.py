@@ -1,0 +1,550 @@
+"""carbonish.whisper against the real whisper 1.1.10 package as oracle."""
+import fcntl
+import math
+import os
+import random
+import struct
+import threading
+
+import numpy as np
+import pytest
+import whisper as oracle
+
+from carbonish import whisper as cw
+
+NOW = 1_700_000_000
+CONFIGS = [
+    [(10, 8640), (60, 43200)],
+    [(1, 60), (5, 60), (60, 10)],
+    [(10, 6)],
+    [(1, 10), (2, 10), (4, 10), (8, 10)],
+    [(60, 1440), (3600, 720), (86400, 365)],
+]
+
+
+def read(path):
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+class Pair:
+    """The same file made by the oracle (a) and by carbonish (b)."""
+
+    def __init__(self, tmp_path, archives, xff=0.5, method="average", **kw):
+        self.a = str(tmp_path / "oracle.wsp")
+        self.b = str(tmp_path / "ours.wsp")
+        oracle.create(self.a, list(archives), xff, method, **kw)
+        cw.create(self.b, list(archives), xff, method, **kw)
+
+    def update_many(self, points, now):
+        oracle.update_many(self.a, list(points), now=now)
+        cw.update_many(self.b, list(points), now=now)
+
+    def update(self, value, timestamp, now):
+        oracle.update(self.a, value, timestamp, now=now)
+        cw.update(self.b, value, timestamp, now=now)
+
+    def assert_same(self):
+        assert read(self.a) == read(self.b)
+
+
+def random_batches(seed, now, count=25, spread=3000, future=20):
+    rnd = random.Random(seed)
+    for _ in range(count):
+        points = [(now - rnd.randint(-future, spread),
+                   rnd.choice([rnd.uniform(-1e3, 1e3), 0.0, -0.0, 5.0, 1e-300]))
+                  for _ in range(rnd.randint(1, 60))]
+        yield points, now
+        now += rnd.randint(0, 120)
+
+
+def assert_fetch_equal(path, now, froms, until=None):
+    for from_time in froms:
+        expected = oracle.fetch(path, from_time, until, now=now)
+        got = cw.fetch(path, from_time, until, now=now)
+        assert repr(got) == repr(expected)
+
+
+# --- layout and header ----------------------------------------------------------------
+def test_layout_constants_match_the_format():
+    assert (cw.metadataSize, cw.archiveInfoSize, cw.pointSize) == (16, 12, 12)
+    assert cw.POINT_DTYPE.itemsize == cw.pointSize
+    assert dict(cw.aggregationTypeToMethod) == dict(oracle.aggregationTypeToMethod)
+    assert sorted(cw.aggregationMethods) == sorted(oracle.aggregationMethods)
+
+
+@pytest.mark.parametrize("method", sorted(oracle.aggregationMethods))
+@pytest.mark.parametrize("archives", CONFIGS[:3])
+@pytest.mark.parametrize("how", [{}, {"sparse": True}, {"useFallocate": True}])
+def test_create_is_byte_identical(tmp_path, method, archives, how):
+    Pair(tmp_path, archives, 0.25, method, **how).assert_same()
+
+
+def test_create_defaults_and_unsorted_archive_list(tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    oracle.create(a, [(60, 100), (10, 60)])
+    cw.create(b, ((60, 100), (10, 60)))
+    assert read(a) == read(b)
+
+
+def test_create_refuses_existing_file(tmp_path):
+    path = str(tmp_path / "x.wsp")
+    cw.create(path, [(10, 6)])
+    with pytest.raises(cw.InvalidConfiguration, match="already exists"):
+        cw.create(path, [(10, 6)])
+
+
+@pytest.mark.parametrize("method, xff, error", [
+    ("median", 0.5, cw.InvalidAggregationMethod),
+    ("average", 1.5, cw.InvalidXFilesFactor),
+    ("average", "lots", cw.InvalidXFilesFactor),
+])
+def test_create_rejects_bad_settings_and_leaves_no_file(tmp_path, method, xff, error):
+    path = str(tmp_path / "x.wsp")
+    with pytest.raises(error):
+        cw.create(path, [(10, 6)], xff, method)
+    with pytest.raises(getattr(oracle, error.__name__)):
+        oracle.create(str(tmp_path / "o.wsp"), [(10, 6)], xff, method)
+    assert not os.path.exists(path)
+
+
+def test_info_matches_oracle_plus_file_size(tmp_path):
+    pair = Pair(tmp_path, CONFIGS[1], 0.1, "max")
+    expected = oracle.info(pair.a)
+    got = cw.info(pair.b)
+    assert got.pop("fileSize") == os.path.getsize(pair.b)
+    assert got == expected
+    with open(pair.b, "rb") as fh:
+        assert cw.file_info(fh)["archives"] == expected["archives"]
+
+
+def test_info_of_missing_file_is_none_as_in_whisper(tmp_path):
+    assert cw.info(str(tmp_path / "missing.wsp")) is None
+
+
+@pytest.mark.parametrize("archives", [
+    [],
+    [(10, 60), (10, 120)],
+    [(10, 60), (15, 120)],
+    [(10, 60), (60, 10)],
+    [(10, 5), (60, 100)],
+])
+def test_validate_archive_list_errors_match_oracle(archives):
+    with pytest.raises(oracle.InvalidConfiguration) as expected:
+        oracle.validateArchiveList(list(archives))
+    with pytest.raises(cw.InvalidConfiguration) as got:
+        cw.validateArchiveList(list(archives))
+    assert str(got.value) == str(expected.value)
+
+
+@pytest.mark.parametrize("archives", [[(0, 10)], [(10, 0)], [(10, -1)], [(1.5, 10)]])
+def test_validate_archive_list_rejects_empty_archives(archives):
+    with pytest.raises(cw.InvalidConfiguration, match="positive integers"):
+        cw.validateArchiveList(archives)
+
+
+def test_validate_sorts_a_list_in_place_as_whisper_does():
+    archives = [(60, 100), (10, 60)]
+    cw.validateArchiveList(archives)
+    assert archives == [(10, 60), (60, 100)]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("60:1440", (60, 1440)), ("15m:8", (900, 8)), ("1h:7d", (3600, 168)),
+    ("12h:2y", (43200, 1460)), ("10s:1d", (10, 8640)), ("1m:30d", (60, 43200)),
+])
+def test_parse_retention_def(text, expected):
+    assert cw.parseRetentionDef(text) == oracle.parseRetentionDef(text) == expected
+
+
+@pytest.mark.parametrize("text", ["60", "1x:10", "10s:1q", "s:10", "10:x"])
+def test_parse_retention_def_errors(text):
+    with pytest.raises(ValueError):
+        oracle.parseRetentionDef(text)
+    with pytest.raises(ValueError):
+        cw.parseRetentionDef(text)
+
+
+# --- update_many ---------------------------------------------------------------------
+@pytest.mark.parametrize("method", sorted(oracle.aggregationMethods))
+@pytest.mark.parametrize("archives", CONFIGS)
+def test_update_many_random_batches_byte_identical(tmp_path, method, archives):
+    pair = Pair(tmp_path, archives, 0.3, method, sparse=True)
+    for points, now in random_batches(hash((method, len(archives))) & 0xffff, NOW):
+        pair.update_many(points, now)
+        pair.assert_same()
+    for path in (pair.a, pair.b):
+        assert_fetch_equal(path, now, [now - 100, now - 3000, now - 10 ** 6, now - 10 ** 9])
+
+
+@pytest.mark.parametrize("method", sorted(oracle.aggregationMethods))
+def test_update_many_sequential_day_byte_identical(tmp_path, method):
+    pair = Pair(tmp_path, CONFIGS[0], 0.5, method, sparse=True)
+    rnd = random.Random(7)
+    now = NOW
+    for _ in range(5):
+        pair.update_many([(now - 10 * i, rnd.uniform(-5, 5)) for i in range(1000)], now)
+        now += 10_000
+    pair.assert_same()
+
+
+def test_update_many_wraps_the_ring_and_laps_it(tmp_path):
+    pair = Pair(tmp_path, [(1, 10), (2, 10), (4, 10)], 0.0, "sum")
+    now = NOW
+    for lap in range(6):
+        pair.update_many([(now - i, float(i + lap)) for i in range(0, 41, 3)], now)
+        pair.update_many([(now + 7, 1.0), (now - 9, 2.0)], now)
+        pair.assert_same()
+        now += 13
+
+
+def test_update_many_duplicates_first_given_wins_as_whisper(tmp_path):
+    pair = Pair(tmp_path, [(10, 60)], 0.5, "last")
+    pair.update_many([(NOW - 5, 1.0), (NOW - 5, 2.0), (NOW - 3, 3.0), (NOW - 5, 4.0)], NOW)
+    pair.assert_same()
+    assert cw.fetch(pair.b, NOW - 20, NOW, now=NOW)[1] == [3.0, None]
+    pair.update_many([(NOW - 15, 7.0), (NOW - 15, 8.0)], NOW)
+    assert cw.fetch(pair.b, NOW - 30, NOW, now=NOW)[1] == [7.0, 3.0, None]
+    pair.assert_same()
+
+
+def test_update_many_drops_too_old_and_keeps_future_points(tmp_path):
+    pair = Pair(tmp_path, [(10, 6), (60, 10)], 0.0, "sum")
+    pair.update_many([(NOW - 601, 1.0), (NOW - 600, 2.0), (NOW + 30, 3.0), (NOW, 4.0)], NOW)
+    pair.assert_same()
+
+
+def test_update_many_empty_does_nothing(tmp_path):
+    pair = Pair(tmp_path, [(10, 6)])
+    before = read(pair.b)
+    cw.update_many(pair.b, [], now=NOW)
+    cw.update_many_arrays(pair.b, np.array([]), np.array([]), now=NOW)
+    assert read(pair.b) == before
+
+
+def test_update_many_converts_like_whisper(tmp_path):
+    pair = Pair(tmp_path, [(10, 60)])
+    pair.update_many([("1699999990", "1.5"), (1699999980.9, 2), (NOW - 30, True)], NOW)
+    pair.assert_same()
+
+
+@pytest.mark.parametrize("bad", [(NOW, None), (NOW, "x"), (None, 1.0), ("x", 1.0)])
+def test_update_many_bad_point_raises_what_whisper_raises(tmp_path, bad):
+    pair = Pair(tmp_path, [(10, 60)])
+    with pytest.raises(Exception) as expected:
+        oracle.update_many(pair.a, [(NOW - 10, 1.0), bad], now=NOW)
+    with pytest.raises(expected.type):
+        cw.update_many(pair.b, [(NOW - 10, 1.0), bad], now=NOW)
+
+
+def test_update_many_nan_values_are_stored_as_values(tmp_path):
+    pair = Pair(tmp_path, [(10, 6), (60, 10)], 0.0, "max")
+    pair.update_many([(NOW - 10, math.nan), (NOW - 20, 1.0), (NOW, math.inf)], NOW)
+    pair.assert_same()
+    values = cw.fetch(pair.b, NOW - 50, NOW, now=NOW)[1]
+    assert values[2] == 1.0 and math.isnan(values[3]) and values[4] == math.inf
+
+
+def test_update_many_timestamp_out_of_field_range(tmp_path):
+    path = str(tmp_path / "x.wsp")
+    cw.create(path, [(1, 10)])
+    with pytest.raises(cw.TimestampNotCovered, match="32-bit"):
+        cw.update_many(path, [(2 ** 32 + 5, 1.0)], now=2 ** 32 + 5)
+
+
+def test_update_many_arrays_equals_update_many(tmp_path):
+    pair = Pair(tmp_path, CONFIGS[0], 0.5, "average", useFallocate=True)
+    rnd = np.random.default_rng(3)
+    ts = NOW - rnd.integers(-10, 100_000, 2000)
+    vs = rnd.normal(size=2000)
+    oracle.update_many(pair.a, list(zip(ts.tolist(), vs.tolist())), now=NOW)
+    cw.update_many_arrays(pair.b, ts.astype(np.float64), vs, now=NOW)
+    pair.assert_same()
+    with open(pair.b, "r+b") as fh:
+        cw.update_many_arrays(fh, ts[:5], vs[:5] + 1, now=NOW)
+    oracle.update_many(pair.a, list(zip(ts[:5].tolist(), (vs[:5] + 1).tolist())), now=NOW)
+    pair.assert_same()
+
+
+def test_update_many_arrays_shape_mismatch(tmp_path):
+    pair = Pair(tmp_path, [(10, 6)])
+    with pytest.raises(ValueError, match="equal-length"):
+        cw.update_many_arrays(pair.b, np.arange(3), np.arange(2.0), now=NOW)
+
+
+def test_file_update_many_on_open_handles(tmp_path):
+    pair = Pair(tmp_path, CONFIGS[1], 0.2, "min")
+    points = [(NOW - i * 3, float(i)) for i in range(200)]
+    with open(pair.a, "r+b") as fh:
+        oracle.file_update_many(fh, sorted(points, reverse=True), now=NOW)
+    with open(pair.b, "r+b") as fh:
+        cw.file_update_many(fh, points, now=NOW)
+        cw.file_update_many(fh, [], now=NOW)
+    pair.assert_same()
+
+
+# --- update ------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", sorted(oracle.aggregationMethods))
+def test_update_single_points_byte_identical(tmp_path, method):
+    pair = Pair(tmp_path, CONFIGS[1], 0.2, method)
+    rnd = random.Random(11)
+    now = NOW
+    for _ in range(150):
+        pair.update(rnd.uniform(-9, 9), now - rnd.randint(0, 599), now)
+        now += rnd.randint(0, 7)
+    pair.assert_same()
+    with open(pair.a, "r+b") as fh:
+        oracle.file_update(fh, 1.0, now - 1, now=now)
+    with open(pair.b, "r+b") as fh:
+        cw.file_update(fh, 1.0, now - 1, now=now)
+    pair.assert_same()
+
+
+@pytest.mark.parametrize("age", [-1, 600, 10 ** 6])
+def test_update_outside_retention_raises_timestamp_not_covered(tmp_path, age):
+    pair = Pair(tmp_path, [(10, 6), (60, 10)])
+    with pytest.raises(oracle.TimestampNotCovered):
+        oracle.update(pair.a, 1.0, NOW - age, now=NOW)
+    with pytest.raises(cw.TimestampNotCovered):
+        cw.update(pair.b, 1.0, NOW - age, now=NOW)
+    pair.assert_same()
+
+
+def test_update_defaults_timestamp_to_now(tmp_path):
+    pair = Pair(tmp_path, [(10, 6)])
+    oracle.update(pair.a, 4.0, None, now=NOW)
+    cw.update(pair.b, 4.0, now=NOW)
+    pair.assert_same()
+
+
+# --- fetch -------------------------------------------------------------------------------
+@pytest.fixture
+def filled(tmp_path):
+    pair = Pair(tmp_path, CONFIGS[1], 0.3, "average")
+    for points, now in random_batches(5, NOW, count=10, spread=700):
+        pair.update_many(points, now)
+    return pair, now
+
+
+def test_each_reads_the_others_files(filled):
+    pair, now = filled
+    froms = [now - 5, now - 59, now - 61, now - 299, now - 301, now - 3000, now - 10 ** 5]
+    for path in (pair.a, pair.b):
+        assert_fetch_equal(path, now, froms)
+        assert_fetch_equal(path, now, froms, until=now - 2)
+        assert_fetch_equal(path, now, [now - 1, now], until=now)
+
+
+def outcome(module, *args, **kw):
+    try:
+        return repr(module.fetch(*args, **kw))
+    except module.WhisperException as error:
+        return type(error).__name__
+
+
+@pytest.mark.parametrize("from_delta, until_delta", [
+    (10, None), (0, 0), (-5, None), (-5, 10), (-5, -20), (100_000, 90_000), (100_000, 1),
+    (400, 200), (10, -100),
+])
+def test_fetch_edge_ranges_match_oracle(filled, from_delta, until_delta):
+    pair, now = filled
+    until = None if until_delta is None else now - until_delta
+    expected = outcome(oracle, pair.a, now - from_delta, until, now=now)
+    assert outcome(cw, pair.b, now - from_delta, until, now=now) == expected
+
+
+def test_fetch_from_after_until_raises(filled):
+    pair, now = filled
+    with pytest.raises(cw.InvalidTimeInterval, match="after until"):
+        cw.fetch(pair.b, now - 10, now - 20, now=now)
+
+
+@pytest.mark.parametrize("select", [1, 5, 60, "5s", "1min", "1m"])
+def test_fetch_archive_to_select(filled, select):
+    pair, now = filled
+    for from_delta in (50, 550, 3000):
+        expected = oracle.fetch(pair.a, now - from_delta, now=now, archiveToSelect=select)
+        got = cw.fetch(pair.b, now - from_delta, now=now, archiveToSelect=select)
+        assert repr(got) == repr(expected)
+
+
+def test_fetch_unknown_granularity_raises_value_error(filled):
+    pair, now = filled
+    with pytest.raises(ValueError, match="Invalid granularity"):
+        cw.fetch(pair.b, now - 50, now=now, archiveToSelect=7)
+
+
+def test_fetch_empty_file_is_all_none(tmp_path):
+    pair = Pair(tmp_path, CONFIGS[0])
+    assert_fetch_equal(pair.b, NOW, [NOW - 3600, NOW - 86400 * 2])
+    (start, end, step), values = cw.fetch_array(pair.b, NOW - 3600, now=NOW)
+    assert len(values) == (end - start) // step and np.isnan(values).all()
+
+
+def test_fetch_array_matches_fetch_with_nan_for_gaps(filled):
+    pair, now = filled
+    for from_delta in (50, 299, 550, 3000):
+        info, values = cw.fetch(pair.b, now - from_delta, now=now)
+        info_a, array = cw.fetch_array(pair.b, now - from_delta, now=now)
+        assert info_a == info and array.dtype == np.float64
+        expected = np.array([math.nan if v is None else v for v in values])
+        np.testing.assert_array_equal(array, expected)
+    with open(pair.b, "rb") as fh:
+        assert cw.file_fetch_array(fh, now - 50, now=now)[0] == \
+            cw.fetch(pair.b, now - 50, now=now)[0]
+    assert cw.fetch_array(pair.b, now + 10, now + 20, now=now) is None
+
+
+def test_fetch_full_series_and_mostly_empty_series(tmp_path):
+    pair = Pair(tmp_path, [(10, 100)])
+    pair.update_many([(NOW - 10 * i, float(i)) for i in range(100)], NOW)
+    assert_fetch_equal(pair.b, NOW, [NOW - 990, NOW - 500])
+    (_, _, _), values = cw.fetch_array(pair.b, NOW - 990, now=NOW)
+    assert not np.isnan(values).any()
+
+
+def test_file_fetch_on_handle(filled):
+    pair, now = filled
+    with open(pair.b, "rb") as fh:
+        got = cw.file_fetch(fh, now - 100, None, now=now)
+    assert repr(got) == repr(oracle.fetch(pair.a, now - 100, now=now))
+
+
+# --- aggregation settings ------------------------------------------------------------
+def test_set_aggregation_method_and_xff_byte_identical(tmp_path):
+    pair = Pair(tmp_path, CONFIGS[0])
+    assert cw.setAggregationMethod(pair.b, "max") == oracle.setAggregationMethod(pair.a, "max")
+    assert cw.setAggregationMethod(pair.b, "sum", 0.1) == \
+        oracle.setAggregationMethod(pair.a, "sum", 0.1)
+    assert cw.setXFilesFactor(pair.b, 0.75) == oracle.setXFilesFactor(pair.a, 0.75)
+    pair.assert_same()
+    with pytest.raises(cw.InvalidAggregationMethod):
+        cw.setAggregationMethod(pair.b, "mean")
+    with pytest.raises(cw.InvalidXFilesFactor):
+        cw.setXFilesFactor(pair.b, -0.5)
+    pair.assert_same()
+
+
+@pytest.mark.parametrize("method", sorted(oracle.aggregationMethods))
+def test_aggregate_function_matches_oracle(method):
+    rnd = random.Random(2)
+    for _ in range(50):
+        neighbors = [rnd.choice([None, rnd.uniform(-9, 9), 0.0, -0.0]) for _ in range(6)]
+        known = [v for v in neighbors if v is not None]
+        if not known:
+            continue
+        expected = oracle.aggregate(method, known, neighbors)
+        assert struct.pack("!d", cw.aggregate(method, known, neighbors)) == \
+            struct.pack("!d", expected)
+
+
+def test_aggregate_errors():
+    with pytest.raises(cw.InvalidAggregationMethod):
+        cw.aggregate("median", [1.0])
+    with pytest.raises(cw.InvalidAggregationMethod):
+        cw.aggregate("avg_zero", [1.0], None)
+
+
+# --- merge / diff ---------------------------------------------------------------------------
+def make_two(tmp_path, seed):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "dst").mkdir()
+    a = Pair(tmp_path / "src", CONFIGS[1], 0.3)
+    b = Pair(tmp_path / "dst", CONFIGS[1], 0.3)
+    rnd = random.Random(seed)
+    for pair in (a, b):
+        points = [(NOW - rnd.randint(0, 3000), rnd.uniform(0, 9)) for _ in range(300)]
+        pair.update_many(points, NOW)
+    return a, b
+
+
+@pytest.mark.parametrize("window", [(None, None), (NOW - 500, None), (NOW - 3000, NOW - 100)])
+def test_merge_byte_identical(tmp_path, window):
+    src, dst = make_two(tmp_path, 4)
+    oracle.merge(src.a, dst.a, *window, now=NOW)
+    cw.merge(src.b, dst.b, *window, now=NOW)
+    dst.assert_same()
+    with open(src.b, "rb") as fh_from, open(dst.b, "r+b") as fh_to:
+        cw.file_merge(fh_from, fh_to, now=NOW + 100)
+    oracle.merge(src.a, dst.a, now=NOW + 100)
+    dst.assert_same()
+
+
+def test_merge_checks_configuration_and_window(tmp_path):
+    src, dst = make_two(tmp_path, 5)
+    other = str(tmp_path / "other.wsp")
+    cw.create(other, [(10, 6)])
+    with pytest.raises(NotImplementedError, match="unalike"):
+        cw.merge(src.b, other, now=NOW)
+    with pytest.raises(ValueError, match="time_to"):
+        cw.merge(src.b, dst.b, NOW, NOW - 10, now=NOW)
+
+
+@pytest.mark.parametrize("ignore_empty", [False, True])
+@pytest.mark.parametrize("until", [None, NOW - 200])
+def test_diff_matches_oracle(tmp_path, ignore_empty, until):
+    src, dst = make_two(tmp_path, 6)
+    expected = oracle.diff(src.a, dst.a, ignore_empty, until, now=NOW)
+    assert cw.diff(src.b, dst.b, ignore_empty, until, now=NOW) == expected
+    with open(src.b, "rb") as fa, open(dst.b, "rb") as fb:
+        assert cw.file_diff(fa, fb, ignore_empty, until, now=NOW) == expected
+    other = str(tmp_path / "other.wsp")
+    cw.create(other, [(10, 6)])
+    with pytest.raises(NotImplementedError):
+        cw.diff(src.b, other, now=NOW)
+
+
+# --- options: locking, fsync, module settings ------------------------------------------------
+def test_lock_true_waits_for_another_holder(tmp_path):
+    pair = Pair(tmp_path, [(10, 60)])
+    holder = os.open(pair.b, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    done = threading.Event()
+
+    def write():
+        cw.update_many(pair.b, [(NOW - 10, 1.0)], now=NOW, lock=True)
+        done.set()
+
+    thread = threading.Thread(target=write)
+    thread.start()
+    try:
+        assert not done.wait(0.3)
+    finally:
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+        thread.join(10)
+    assert done.is_set()
+
+
+def test_module_settings_are_read_at_call_time(tmp_path, monkeypatch):
+    pair = Pair(tmp_path, [(10, 60)])
+    holder = os.open(pair.b, os.O_RDWR)
+    fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    try:
+        cw.update_many(pair.b, [(NOW - 10, 1.0)], now=NOW)   # LOCK False: no wait
+        monkeypatch.setattr(cw, "LOCK", True)
+        other = os.open(pair.b, os.O_RDONLY)
+        with pytest.raises(BlockingIOError):
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.close(other)
+    finally:
+        os.close(holder)
+
+
+def test_autoflush_lock_and_fadvise_paths_write_the_same_bytes(tmp_path):
+    opts = dict(lock=True, autoflush=True, fadvise_random=True)
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    oracle.create(a, [(10, 6), (60, 10)])
+    cw.create(b, [(10, 6), (60, 10)], **opts)
+    oracle.update_many(a, [(NOW - 10, 1.0), (NOW - 20, 3.0)], now=NOW)
+    cw.update_many(b, [(NOW - 10, 1.0), (NOW - 20, 3.0)], now=NOW, **opts)
+    oracle.update(a, 2.0, NOW - 30, now=NOW)
+    cw.update(b, 2.0, NOW - 30, now=NOW, **opts)
+    oracle.setAggregationMethod(a, "sum")
+    cw.setAggregationMethod(b, "sum", lock=True, autoflush=True)
+    assert read(a) == read(b)
+
+
+def test_debug_switches_are_accepted():
+    cw.enableDebug()
+    cw.disableDebug()
