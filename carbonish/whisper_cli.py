@@ -728,8 +728,6 @@ def _migrate_aggregated(ctx, new_path, old_data, xff, method):
         step = archive['secondsPerPoint']
         first = ctx.now - archive['retention'] + ctx.now % step
         edges = list(range(first, ctx.now + ctx.now % step + step, step))
-        if len(edges) < 2:
-            continue
         lefts, rights = _interval_bounds(timestamps, edges)
         counts = rights - lefts
         known_counts = known_before[np.maximum(rights, lefts)] - known_before[lefts]
@@ -758,21 +756,21 @@ def _cmd_fill(ctx, argv):
         parser.print_help()
         return 1
     src, dst = args
-    _fill_gaps(ctx, src, dst)
+    _fill_gaps(ctx, src, dst, {'lock': True} if options.lock else {})
     return 0
 
 
-def _fill_gaps(ctx, src, dst):
+def _fill_gaps(ctx, src, dst, write_options):
     """whisper-fill.py: find runs of missing values in dst and copy src's points over them.
 
     As the script does, a zero counts as missing, a gap of one step is left alone, and a
     filled range reaches one step before the gap and up to the first value after it.
+    write_options go to every engine.update_many (lock=True for --lock, which the script
+    does by setting whisper.LOCK).
     """
     start_from = ctx.now
     for archive in sorted(_read_info(ctx, dst)['archives'], key=lambda a: a['retention']):
-        from_time = ctx.now - archive['retention']
-        if from_time >= start_from:
-            continue
+        from_time = ctx.now - archive['retention']   # retentions grow: always < start_from
         (start, end, step), values = _fetch(ctx, dst, from_time, start_from)
         gap_start = None
         for t, value in zip(range(start, start + step * len(values), step), values):
@@ -780,14 +778,14 @@ def _fill_gaps(ctx, src, dst):
                 gap_start = t
             elif value and gap_start:
                 if t - gap_start > archive['secondsPerPoint']:
-                    _copy_range(ctx, src, dst, gap_start - step, t)
+                    _copy_range(ctx, src, dst, gap_start - step, t, write_options)
                 gap_start = None
             elif gap_start and t == end - step:
-                _copy_range(ctx, src, dst, gap_start - step, t)
+                _copy_range(ctx, src, dst, gap_start - step, t, write_options)
         start_from = from_time
 
 
-def _copy_range(ctx, src, dst, tstart, tstop):
+def _copy_range(ctx, src, dst, tstart, tstop, write_options):
     """Copy src's known points in [tstart, tstop) into dst, finest archive first."""
     header = _read_info(ctx, src)
     oldest = ctx.now - header['maxRetention']
@@ -803,7 +801,7 @@ def _copy_range(ctx, src, dst, tstart, tstop):
             (start, end, step), values = data
             points = [(t, v) for t, v in zip(range(start, end, step), values) if v is not None]
             points.sort(key=lambda p: p[0], reverse=True)
-            ctx.engine.update_many(dst, points, now=ctx.now)
+            ctx.engine.update_many(dst, points, now=ctx.now, **write_options)
         tstop = from_time
         if tstart == tstop:
             return

@@ -744,3 +744,46 @@ def test_broken_pipe_exits_quietly(tmp_path):
     status = whisper_cli.main(['dump', path], stdout=ClosedPipe(), stderr=err,
                               engine=ENGINES[0])
     assert (status, err.getvalue()) == (whisper_cli.SIGPIPE_STATUS, '')
+
+
+def test_fill_lock_matches_script(twins):
+    ours = pytest.importorskip('carbonish.whisper')
+    twins.put('src.wsp', lambda p: make_metric(p, seed=3, gaps=False))
+    twins.put('dst.wsp', lambda p: make_metric(p, seed=4))
+    script = run_script('fill', ['--lock', twins.path('src.wsp'), twins.path('dst.wsp')])
+    directory = twins.dirs[ours.__name__]
+    result = run_ours('fill', ['--lock', str(directory / 'src.wsp'), str(directory / 'dst.wsp')],
+                      engine=ours)
+    assert result == script == Result(0, '', '')
+    assert (directory / 'dst.wsp').read_bytes() == open(twins.path('dst.wsp'), 'rb').read()
+
+
+def test_info_on_a_directory_is_one_line_error(tmp_path):
+    # whisper.info returns None for any file it cannot open; carbonish's raises.
+    for engine in ENGINES:
+        one_line_error(run_ours('info', [str(tmp_path)], engine=engine))
+
+
+class LosingEngine:
+    """The whisper API, except that the file being written vanishes after each update_many."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def __getattr__(self, name):
+        return getattr(self.engine, name)
+
+    def update_many(self, path, points, **kwargs):
+        self.engine.update_many(path, points, **kwargs)
+        os.unlink(path)
+
+
+def test_resize_restores_backup_when_new_file_is_gone(tmp_path):
+    path = tmp_path / 'm.wsp'
+    make_metric(str(path), archives=[(60, 3000)])   # one archive: one update_many
+    before = path.read_bytes()
+    for engine in ENGINES:
+        result = run_ours('resize', [str(path), '60:100'], engine=LosingEngine(engine))
+        assert result.status == 1 and 'No such file' in result.err
+        assert result.out.endswith('\nOperation failed, restoring backup\n')
+        assert path.read_bytes() == before
