@@ -52,9 +52,12 @@ class CacheQueryFactory(Factory):
             return {"error": f"unsupported metadata key {request.get('key')!r}"}
         try:
             path = names.name_to_path(self.data_dir, request["metric"])
-            return {"value": whisper.info(str(path))["aggregationMethod"]}
-        except (names.InvalidMetricName, whisper.WhisperException, OSError) as exc:
+            header = whisper.info(str(path))
+        except (names.InvalidMetricName, whisper.WhisperException) as exc:
             return {"error": str(exc)}
+        if header is None:  # whisper's info says None for a file it cannot open
+            return {"error": f"no file for metric {request['metric']!r}"}
+        return {"value": header["aggregationMethod"]}
 
     def bad(self, reason):
         self.counters.increment("errors")
