@@ -73,7 +73,7 @@ def make_label(value, step, span, system):
     elif value < 1.0:
         text = f"{value:.2f}"
     elif span_value > 10 or span_prefix != prefix:
-        text = f"{value:.1f}" if value != int(value) else f"{int(value)}"
+        text = f"{value:.1f}"
     elif span_value > 3:
         text = f"{value:.1f}"
     elif span_value > 0.1:
@@ -81,6 +81,17 @@ def make_label(value, step, span, system):
     else:
         text = f"{value:g}"
     return text + suffix
+
+
+def tidy_labels(labels):
+    """Drop a ".0" that every decimal label has ("50.0" -> "50"): graphite-web's
+    numbers with its noise removed; labels that need decimals keep them."""
+    numbers = [label.split(" ")[0] for label in labels]
+    decimal = [n for n in numbers if "." in n]
+    if not decimal or not all(n.endswith(".0") for n in decimal):
+        return tuple(labels)
+    return tuple(label.replace(".0", "", 1) if label.split(" ")[0].endswith(".0") else label
+                 for label in labels)
 
 
 def _finite(value, what):
@@ -187,7 +198,7 @@ def linear_axis(data_min, data_max, *, axis_min=None, axis_max=None, axis_limit=
     first = step * math.ceil(bottom / step - EPSILON)
     count = int(math.floor((top + EPSILON * step - first) / step)) + 1
     values = tuple(first + i * step for i in range(max(count, 0)))
-    labels = tuple(make_label(v, step, span, unit_system) for v in values)
+    labels = tidy_labels([make_label(v, step, span, unit_system) for v in values])
     return YAxis(bottom, top, step, values, labels)
 
 
@@ -208,7 +219,7 @@ def log_axis(data_min, data_max, base, *, axis_min=None, axis_max=None, axis_lim
         values.append(value)
         value *= base
     span = top - bottom
-    labels = tuple(make_label(v, None, span, unit_system) for v in values)
+    labels = tidy_labels([make_label(v, None, span, unit_system) for v in values])
     return YAxis(bottom, top, None, tuple(values), labels, log_base=base)
 
 
