@@ -1011,3 +1011,139 @@ def _diff(fd_from, name_from, fd_to, name_to, ignore_empty, until_time, now):
         result.append((number, [p for p in points if p[1] != p[2]], len(points)))
         until = min(start_time, until)
     return result
+
+
+# --- resize / fill (the semantics of whisper-resize.py and whisper-fill.py) -----------------
+def resize(path, new_archives, xff=None, aggregation=None, aggregate=False, newfile=None,
+           nobackup=False, now=None, sparse=False, useFallocate=False, lock=None,
+           autoflush=None):
+    """Rewrite `path` with new archives [(secondsPerPoint, points) or '10s:1d', ...],
+    as whisper-resize.py does: read every archive, create `path`.tmp (or `newfile`),
+    copy the points in (lowest precision first; with `aggregate`, re-aggregated into
+    each new archive), then, unless `newfile` was given, swap the files keeping the old
+    one as `path`.bak (removed with `nobackup`). Returns the backup's path or None."""
+    now = int(time.time()) if now is None else now
+    header = _header_of(path)
+    new_archives = [parseRetentionDef(a) if isinstance(a, str) else tuple(a)
+                    for a in new_archives]
+    xff = header.xff if xff is None else xff
+    method = header.method if aggregation is None else aggregation
+    old = sorted(header.archives, key=lambda a: a.step, reverse=True)
+    data = [fetch(path, now - a.retention + a.step, now, now=now) for a in old]
+    target = path + ".tmp" if newfile is None else newfile
+    if newfile is None and os.path.exists(target):
+        os.unlink(target)
+    create(target, new_archives, xff, method, sparse=sparse, useFallocate=useFallocate,
+           lock=lock, autoflush=autoflush)
+    options = dict(now=now, lock=lock, autoflush=autoflush)
+    if aggregate:
+        _migrate_aggregated(target, data, method, xff, now, options)
+    else:
+        for (start, end, step), values in data:
+            points = [(t, v) for t, v in zip(range(start, end, step), values) if v is not None]
+            update_many(target, points, **options)
+    if newfile is not None:
+        return None
+    return _swap_in(path, target, nobackup)
+
+
+def _header_of(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _read_header(fd, path)
+    finally:
+        os.close(fd)
+
+
+def _migrate_aggregated(target, data, method, xff, now, options):
+    """whisper-resize --aggregate: merge the old archives into one series (the most
+    precise data where archives overlap) and aggregate it into each new archive."""
+    timestamps, values = _merged_old_series(data)
+    for archive in _header_of(target).archives:
+        step = archive.step
+        grid = range(now - archive.retention + now % step, now + now % step + step, step)
+        points = []
+        for lo_time, hi_time in zip(grid[:-1], grid[1:]):
+            lo = np.searchsorted(timestamps, lo_time, side="left")
+            hi = np.searchsorted(timestamps, hi_time, side="left")
+            window = values[lo:hi]
+            known = [v for v in window if v is not None]
+            if known and len(known) / len(window) >= xff:
+                points.append([lo_time, aggregate(method, known, window)])
+        update_many(target, points, **options)
+
+
+def _merged_old_series(data):
+    merged = []
+    for (start, end, step), values in reversed(data):   # most precise first
+        newest_first = list(zip(range(start, end, step), values))[::-1]
+        if merged:
+            last_time = merged[-1][0]
+            cut = next((i for i, (t, _) in enumerate(newest_first) if t < last_time), 0)
+            newest_first = newest_first[cut:]
+        merged += newest_first
+    merged.reverse()
+    return np.array([t for t, _ in merged], np.int64), [v for _, v in merged]
+
+
+def _swap_in(path, tmpfile, nobackup):
+    backup = path + ".bak"
+    os.rename(path, backup)
+    try:
+        os.rename(tmpfile, path)
+    except OSError:
+        os.rename(backup, path)
+        raise
+    if nobackup:
+        os.unlink(backup)
+        return None
+    return backup
+
+
+def fill(src, dst, start_from=None, now=None, lock=None):
+    """Copy into `dst` the points it lacks (its gaps) from `src`, taking them from the
+    most precise archive of src that has them, as whisper-fill.py does. Like that
+    script, a value of 0 in dst counts as a gap."""
+    now = time.time() if now is None else now
+    start_from = now if start_from is None else start_from
+    for archive in sorted(_header_of(dst).archives, key=lambda a: a.retention):
+        from_time = now - archive.retention
+        if from_time >= start_from:
+            continue
+        (start, end, step), values = fetch(dst, from_time, start_from, now=now)
+        gap_start = None
+        for value in values:
+            if not value and not gap_start:
+                gap_start = start
+            elif value and gap_start:
+                if start - gap_start > archive.step:
+                    fill_range(src, dst, gap_start - step, start, now=now, lock=lock)
+                gap_start = None
+            elif gap_start and start == end - step:
+                fill_range(src, dst, gap_start - step, start, now=now, lock=lock)
+            start += step
+        start_from = from_time
+
+
+def fill_range(src, dst, tstart, tstop, now=None, lock=None):
+    """Copy src's points in (tstart, tstop] into dst, from src's most precise archives
+    first (whisper-fill.py's fill)."""
+    now = time.time() if now is None else now
+    header = _header_of(src)
+    oldest = now - header.max_retention
+    if tstart < oldest and tstop < oldest:
+        return
+    for archive in sorted(header.archives, key=lambda a: a.retention):
+        archive_oldest = now - archive.retention
+        if tstop <= archive_oldest:
+            continue
+        from_time = archive_oldest if archive_oldest > tstart else tstart
+        fetched = fetch(src, from_time, tstop, now=now)
+        if fetched is not None:
+            (start, end, step), values = fetched
+            points = [(t, v) for t, v in zip(range(start, end, step), values)
+                      if v is not None]
+            update_many(dst, points[::-1], now=now, lock=lock)
+        tstop = from_time
+        if tstart == tstop:
+            return

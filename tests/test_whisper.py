@@ -1,14 +1,19 @@
 """carbonish.whisper against the real whisper 1.1.10 package as oracle."""
+import datetime
 import fcntl
 import math
 import os
 import random
+import runpy
 import struct
+import sys
+import sysconfig
 import threading
 
 import numpy as np
 import pytest
 import whisper as oracle
+from freezegun import freeze_time
 
 from carbonish import whisper as cw
 
@@ -548,3 +553,104 @@ def test_autoflush_lock_and_fadvise_paths_write_the_same_bytes(tmp_path):
 def test_debug_switches_are_accepted():
     cw.enableDebug()
     cw.disableDebug()
+
+
+# --- resize / fill against Graphite's own scripts, run with the clock frozen ---------------
+SCRIPTS = sysconfig.get_path("scripts")
+
+
+def run_script(name, args, now, capsys):
+    """Run one of whisper's own scripts in this process with time frozen at `now`."""
+    script = os.path.join(SCRIPTS, name)
+    if not os.path.exists(script):
+        pytest.skip(f"{name} is not installed beside the whisper oracle")
+    argv = sys.argv
+    sys.argv = [name, *args]
+    try:
+        with freeze_time(datetime.datetime.fromtimestamp(now, datetime.timezone.utc)):
+            runpy.run_path(script, run_name="__main__")
+    except SystemExit as stop:
+        assert not stop.code
+    finally:
+        sys.argv = argv
+        capsys.readouterr()
+
+
+def filled_pair(tmp_path, archives, method="average", seed=8, now=NOW):
+    pair = Pair(tmp_path, archives, 0.4, method)
+    rnd = random.Random(seed)
+    retention = max(s * p for s, p in archives)
+    points = [(now - rnd.randint(0, retention), rnd.uniform(-5, 5)) for _ in range(800)]
+    pair.update_many(points, now)
+    return pair
+
+
+@pytest.mark.parametrize("aggregate", [False, True])
+@pytest.mark.parametrize("new, extra", [
+    (["5s:10m", "1m:2h"], []),
+    (["1s:1m", "10s:10m", "1m:1h"], ["--xFilesFactor=0.1", "--aggregationMethod=max"]),
+    (["1m:1h"], []),
+])
+def test_resize_matches_whisper_resize(tmp_path, capsys, aggregate, new, extra):
+    pair = filled_pair(tmp_path, [(1, 60), (5, 120), (60, 60)])
+    flags = extra + (["--aggregate"] if aggregate else [])
+    run_script("whisper-resize.py", [pair.a, *new, *flags], NOW, capsys)
+    kw = {}
+    for flag in extra:
+        key, value = flag[2:].split("=")
+        kw["xff" if key == "xFilesFactor" else "aggregation"] = \
+            float(value) if key == "xFilesFactor" else value
+    backup = cw.resize(pair.b, new, aggregate=aggregate, now=NOW, **kw)
+    assert backup == pair.b + ".bak"
+    pair.assert_same()
+    assert read(pair.a + ".bak") == read(backup)
+
+
+def test_resize_newfile_and_nobackup(tmp_path):
+    pair = filled_pair(tmp_path, [(1, 60), (5, 120)])
+    before = read(pair.b)
+    target = str(tmp_path / "new.wsp")
+    assert cw.resize(pair.b, [(2, 100)], newfile=target, now=NOW) is None
+    assert read(pair.b) == before and cw.info(target)["archives"][0]["points"] == 100
+    open(pair.b + ".tmp", "wb").close()  # a stale temporary file is replaced
+    assert cw.resize(pair.b, [(2, 100)], nobackup=True, now=NOW) is None
+    assert read(pair.b) == read(target)
+    assert not os.path.exists(pair.b + ".bak") and not os.path.exists(pair.b + ".tmp")
+
+
+def test_resize_restores_the_original_when_the_swap_fails(tmp_path):
+    pair = filled_pair(tmp_path, [(1, 60)])
+    before = read(pair.b)
+    os.mkdir(pair.b + ".tmp.d")
+    with pytest.raises(OSError):
+        cw._swap_in(pair.b, pair.b + ".tmp.d/missing", False)
+    assert read(pair.b) == before
+
+
+@pytest.mark.parametrize("src_archives, dst_archives", [
+    ([(1, 60), (5, 120), (60, 60)], [(1, 60), (5, 120), (60, 60)]),
+    ([(1, 300), (10, 300)], [(1, 60), (5, 120), (60, 60)]),
+])
+def test_fill_matches_whisper_fill(tmp_path, capsys, src_archives, dst_archives):
+    (tmp_path / "s").mkdir()
+    (tmp_path / "d").mkdir()
+    src = filled_pair(tmp_path / "s", src_archives, seed=1)
+    dst = Pair(tmp_path / "d", dst_archives, 0.4, "average")
+    rnd = random.Random(3)
+    holes = [(NOW - t, rnd.uniform(1, 2)) for t in range(0, 3600, 7) if (t // 90) % 3]
+    dst.update_many(holes, NOW)
+    before = read(dst.b)
+    run_script("whisper-fill.py", [src.a, dst.a], NOW, capsys)
+    cw.fill(src.b, dst.b, now=NOW)
+    dst.assert_same()
+    assert read(dst.b) != before
+
+
+def test_fill_range_outside_source_retention_does_nothing(tmp_path):
+    (tmp_path / "s").mkdir()
+    src = filled_pair(tmp_path / "s", [(1, 60)])
+    dst = Pair(tmp_path, [(1, 60)])
+    before = read(dst.b)
+    cw.fill_range(src.b, dst.b, NOW - 10_000, NOW - 9_000, now=NOW)
+    cw.fill(src.b, dst.b, start_from=NOW - 10_000, now=NOW)
+    assert read(dst.b) == before
