@@ -130,7 +130,7 @@ def test_pie_values_and_labels():
     slices = pie.make_slices([("a", 1.0), ("b", 3.0)], ("blue", "red"))
     assert slices[0].fraction == 0.25 and slices[0].start == pie.START_ANGLE
     assert slices[1].stop == pytest.approx(pie.START_ANGLE + 2 * math.pi)
-    assert pie.value_label(slices[0], "percent", 5) == "%25.00"
+    assert pie.value_label(slices[0], "percent", 5) == "25.00%"
     assert pie.value_label(slices[0], "percent", 30) is None
     assert pie.value_label(slices[1], "number", 0) == "3"
     half = pie.make_slices([("x", 2.5)], ("blue",))[0]

@@ -261,3 +261,11 @@ def test_title_vtitle_and_right_axis_side_draw_without_error():
         params = {"width": "300", "height": "200", **extra}
         assert png_size(render_graph(data[:1] if "yAxisSide" in extra else data, params,
                                      "png")) == (300, 200)
+
+
+def test_translucent_areas_do_not_hide_the_lines_inside_them():
+    image = draw([series("high", [30] * 50), series("low", [10] * 50)],
+                 **plain(yMin=0, yMax=40, areaMode="all", areaAlpha="0.3",
+                         colorList="blue,red"))
+    assert abs(rows_of(image, RED, 100, tolerance=30).mean() - 75) <= 2
+    assert abs(rows_of(image, BLUE, 100, tolerance=30).mean() - 25) <= 2

@@ -295,12 +295,12 @@ def _draw_plots(canvas, plots, params, area, axes, start, line_mode, stacked):
     ctx.set_line_cap(cairo.LINE_CAP_BUTT)
     ctx.set_line_join(cairo.LINE_JOIN_ROUND)
     alpha = params.areaAlpha
-    for plot in [p for p in order if p.stacked]:
+    ctx.save()  # the fills clip themselves away; lines afterwards see the plain area
+    for plot in [p for p in order if p.stacked and not p.infinite]:
         xs, ys, baseline = _geometry(plot, params, area, axes, start)
-        if plot.infinite:
-            continue
         rgba = plot.rgba[:3] + (alpha if alpha is not None else plot.rgba[3],)
         _fill_runs(canvas, xs, ys, baseline, line_mode, params.connectedLimit, rgba, area)
+    ctx.restore()
     for plot in order:
         if plot.stacked and alpha is None:
             continue  # an opaque area is its own line (graphite draws no stroke)

@@ -59,7 +59,7 @@ def value_label(piece, kind, minimum):
     if kind == "percent":
         if piece.fraction * 100.0 < minimum:
             return None
-        return f"%{piece.fraction * 100.0:.2f}"
+        return f"{piece.fraction * 100.0:.2f}%"
     if kind == "number":
         if piece.value < minimum:
             return None
