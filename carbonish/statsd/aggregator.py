@@ -13,7 +13,7 @@ does), `<prefixStats>.timestamp_lag` among the gauges.
 """
 import math
 
-from carbonish.statsd.parse import BAD, COUNTER, GAUGE, SET, TIMER, parse_line
+from carbonish.statsd.parse import COUNTER, GAUGE, SET, TIMER, parse_line
 from carbonish.statsd.timers import keep_calculated, threshold_label, timer_metrics
 
 # Counters statsd resets rather than deletes under deleteCounters (a substring test).
@@ -91,6 +91,7 @@ class StatsdAggregator:
         self.gauges_ttl = {}
         self.sets = {}
         self.bad_lines_total = 0
+        self._delete_gauges = config.deletes("gauges")
         self._parsed = {}
         self._last_flush_ts = 0
         self._last_flush = _js_round_seconds(clock.seconds())  # graphiteStats.last_flush
@@ -109,6 +110,8 @@ class StatsdAggregator:
         parsed = self._parsed
         if len(parsed) > _PARSE_CACHE_LIMIT:
             parsed.clear()
+        counters = self.counters
+        apply = self._apply
         received = 0
         for line in text.split("\n"):
             if not line:
@@ -118,12 +121,17 @@ class StatsdAggregator:
             if ops is None:
                 ops = parsed[line] = parse_line(line)
             for op in ops:
-                self._apply(op)
+                if op[0] is COUNTER:  # the common case, inline: `_count`
+                    current = counters.get(op[1])
+                    counters[op[1]] = (0.0 if current is None or current != current
+                                       else current) + op[2]
+                else:
+                    apply(op)
         self._count(self.metrics_key, received)
 
     def _count(self, key, amount):
         current = self.counters.get(key)
-        if current is None or current != current or current == 0:  # JS `!counters[key]`
+        if current is None or current != current:  # JS `!counters[key]` (0 adds the same)
             current = 0.0
         self.counters[key] = current + amount
 
@@ -146,12 +154,11 @@ class StatsdAggregator:
                 members = self.sets[key] = set()
             members.add(a)
         else:
-            assert kind is BAD
             self._count(self.bad_lines_key, 1)
             self.bad_lines_total += 1
 
     def _gauge(self, key, value, is_delta):
-        if self.config.deletes("gauges"):
+        if self._delete_gauges:
             self.gauges_ttl[key] = self.config.gauges_max_ttl
         current = self.gauges.get(key)
         # statsd adds a signed value only to a truthy gauge (not unset, 0 or NaN)

@@ -32,6 +32,10 @@ BAD_OP = (BAD, "", 0.0, 0.0)
 _WHITESPACE_RUN = re.compile(f"[{re.escape(JS_WHITESPACE)}]+")
 _NOT_NAME_CHAR = re.compile(r"[^a-zA-Z_\-0-9.;=]")
 _RATE_DIGITS = re.compile(r"@([0-9.]+)")
+# The everyday line, for which every rule above reduces to float(): a clean name, one
+# unsigned decimal value, a known type, maybe a plain rate. Anything else takes the
+# general path.
+_SIMPLE = re.compile(r"([a-zA-Z0-9_.\-]*):([0-9]+(?:\.[0-9]+)?)\|(c|ms|g|s)(?:\|@([0-9]*\.?[0-9]+))?")
 
 
 def sanitize_key(key: str) -> str:
@@ -49,11 +53,26 @@ def _tagged_key(key: str, tags: str) -> str:
 
 def parse_line(line: str) -> tuple:
     """All operations of one non-empty line, in order (bad values as BAD_OP)."""
+    simple = _SIMPLE.fullmatch(line)
+    if simple is not None:
+        return (_simple_op(*simple.groups()),)
     parts = line.split("|#")
     bits = parts[0].split(":")
     key = sanitize_key(_tagged_key(bits[0], parts[1] if len(parts) > 1 else ""))
     values = bits[1:] or ["1"]
     return tuple(parse_value(key, text) for text in values)
+
+
+def _simple_op(key, value_text, kind, rate_text):
+    if kind == SET:
+        return (SET, key, value_text, 0.0)
+    value = float(value_text)
+    if kind == GAUGE:
+        return (GAUGE, key, value, False)
+    inverse = 1.0 if rate_text is None else _inverse(float(rate_text))
+    if kind == TIMER:
+        return (TIMER, key, value, inverse)
+    return (COUNTER, key, value * inverse, 0.0)
 
 
 def _valid_value(raw_type: str, text: str) -> bool:
