@@ -1,0 +1,567 @@
+"""`carbonish web`: graphite-web 1.1's HTTP API on twisted.web.
+
+Routes (a trailing slash is accepted everywhere, as graphite-web's cluster clients
+send one): /render, /metrics/find, /metrics/expand, /metrics/index.json, /functions,
+/functions/<name>, /version, /tags..., /events/get_data. GET and POST (form body)
+alike; parameters of both are merged, the body winning.
+
+The reactor thread only parses HTTP; every request runs on an explicit ThreadPool via
+deferToThreadPool (finding, reading files, evaluating, formatting), so a slow render
+does not stall the others. Errors are translated once, here: an InputError becomes its
+status (400, or 413 for size limits) with one line of text/plain; anything else is
+logged and answered 500 "internal error" with no trace. A request that outlives
+REQUEST_TIMEOUT (plus a grace second) is answered 400 even if its worker is still busy.
+"""
+import json
+import math
+import re
+import time
+from datetime import timedelta, timezone
+from urllib.parse import unquote_plus
+
+from twisted.application import service
+from twisted.internet.threads import deferToThreadPool
+from twisted.logger import Logger
+from twisted.python.threadpool import ThreadPool
+from twisted.web import resource, server
+
+from webapp import formats
+from webapp.errors import InputError
+from webapp.evaluator import Evaluator, Limits, RenderRequest
+
+VERSION = "1.1.10"
+GRAPH_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/x-pdf"}
+_JSONP = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
+_EMPTY_JSON_ROUTES = ("tags", "events")
+
+log = Logger(namespace="carbonish.web")
+
+
+class Response:
+    """What a handler returns: status, content type, body bytes, extra headers."""
+
+    __slots__ = ("status", "content_type", "body", "headers")
+
+    def __init__(self, body, content_type="application/json", status=200, headers=()):
+        self.status = status
+        self.content_type = content_type
+        self.body = body
+        self.headers = headers
+
+
+def error_response(exc):
+    line = " ".join(str(exc).split()) or type(exc).__name__
+    return Response((line + "\n").encode(), "text/plain; charset=utf-8",
+                    getattr(exc, "status", 400))
+
+
+class Params:
+    """Request parameters as {name: [values]} of str; the last value of a name wins."""
+
+    def __init__(self, values):
+        self.values = values
+
+    @classmethod
+    def from_request(cls, args):
+        values = {}
+        for key, items in args.items():
+            try:
+                name = key.decode("utf-8")
+                values[name] = [item.decode("utf-8") for item in items]
+            except UnicodeDecodeError:
+                raise InputError("parameters must be UTF-8") from None
+        return cls(values)
+
+    def __contains__(self, name):
+        return name in self.values
+
+    def get(self, name, default=None):
+        items = self.values.get(name)
+        return items[-1] if items else default
+
+    def getlist(self, name):
+        return list(self.values.get(name, ()))
+
+    def int(self, name, default):
+        raw = self.get(name)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise InputError(f"invalid int value {_shown(raw)} for param {name}") from None
+
+    def flag(self, name):
+        return self.get(name, "0") not in ("", "0", "false", "False")
+
+    def jsonp(self):
+        callback = self.get("jsonp")
+        if not callback:
+            return None
+        if len(callback) > 256 or not _JSONP.fullmatch(callback):
+            raise InputError("jsonp must be a JavaScript identifier (letters, digits, _, $, .)")
+        return callback
+
+
+def _shown(text, limit=100):
+    text = repr(text)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def json_body(data, params, encoder_default=None):
+    text = json.dumps(data, indent=2 if params.get("pretty") else None, default=encoder_default)
+    text = text.replace("-Infinity", "-1e9999").replace("Infinity", "1e9999")
+    callback = params.jsonp()
+    if callback:
+        return Response(f"{callback}({text})".encode(), "text/javascript")
+    return Response(text.encode(), "application/json")
+
+
+class TimeParser:
+    """from/until/now/tz with Graphite's at-time grammar (webapp.attime)."""
+
+    def __init__(self, default_tz="UTC", clock=time.time, attime=None):
+        if attime is None:
+            from webapp import attime
+        self.attime = attime
+        self.default_tz = self.attime.parse_tz(default_tz, timezone.utc)
+        self.clock = clock
+
+    def tz(self, params):
+        return self.attime.parse_tz(params.get("tz"), self.default_tz)
+
+    def parse(self, name, text, tz, now):
+        try:
+            return self.attime.parse_at_time(text, tz, now)
+        except (InputError, ValueError, OverflowError) as exc:
+            raise InputError(f"invalid value {_shown(text)} for param {name}: {exc}") from None
+
+    def now(self, params, tz):
+        from datetime import datetime
+        current = datetime.fromtimestamp(self.clock(), tz)
+        if "now" in params:
+            return self.parse("now", params.get("now"), tz, current)
+        return current
+
+    def range(self, params):
+        """(start, end, now, tz) for /render, graphite-web's defaults and order."""
+        tz = self.tz(params)
+        now = self.now(params, tz)
+        until = self.parse("until", params.get("until"), tz, now) if "until" in params else now
+        since = (self.parse("from", params.get("from"), tz, now) if "from" in params
+                 else now - timedelta(days=1))
+        start, end = min(since, until), max(since, until)
+        if start == end:
+            raise InputError("Invalid empty time range")
+        return start, end, now, tz
+
+
+class WebApp:
+    """The handlers; each takes Params and returns a Response (runs on a worker)."""
+
+    def __init__(self, store, registry, evaluator, times, graph=None):
+        self.store = store
+        self.registry = registry
+        self.evaluator = evaluator
+        self.times = times
+        self.graph = graph
+
+    def route(self, path):
+        """The handler for a request path, or None (404)."""
+        parts = [p for p in path.split("/") if p]
+        if not parts:
+            return None
+        head, rest = parts[0], parts[1:]
+        if head == "render" and not rest:
+            return self.render
+        if head == "metrics" and len(rest) == 1:
+            return {"find": self.find, "expand": self.expand,
+                    "index.json": self.index}.get(rest[0])
+        if head == "functions" and len(rest) <= 1:
+            return (lambda p: self.function(p, rest[0])) if rest else self.functions
+        if head == "version" and not rest:
+            return lambda p: Response(VERSION.encode(), "text/plain")
+        if head in _EMPTY_JSON_ROUTES:
+            return lambda p: json_body([], p)
+        return None
+
+    # --- /render ---------------------------------------------------------------------
+    def render(self, params):
+        start, end, now, tz = self.times.range(params)
+        request = RenderRequest(
+            targets=params.getlist("target") or params.getlist("target[]"),
+            start_time=start, end_time=end, now=now, tz=tz,
+            local_only=params.get("local") == "1",
+            template={k[9:-1]: v[-1] for k, v in params.values.items()
+                      if k.startswith("template[") and k.endswith("]") and v},
+            x_files_factor=_float_param(params, "xFilesFactor", 0.0),
+            max_data_points=_max_data_points(params))
+        params.int("cacheTimeout", 0)  # accepted and checked; nothing is cached
+        fmt = _render_format(params)
+        series_list = self.evaluator.render(request)
+        if fmt in formats.DATA_FORMATS:
+            return self._data_response(fmt, series_list, params, request)
+        return self._graph_response(fmt, series_list, params, tz)
+
+    def _data_response(self, fmt, series_list, params, request):
+        options = formats.FormatOptions(tz=request.tz, jsonp=params.jsonp(),
+                                        no_null_points="noNullPoints" in params,
+                                        pretty=bool(params.get("pretty")))
+        if fmt == "json":
+            from webapp.formats.json_format import render_json
+            body, ctype = render_json(series_list, options, request.max_data_points)
+        else:
+            body, ctype = formats.render(fmt, series_list, options)
+        return Response(body, ctype)
+
+    def _graph_response(self, fmt, series_list, params, tz):
+        if fmt not in GRAPH_FORMATS:
+            formats.render(fmt, [], formats.FormatOptions())  # raises: unknown format
+        if self.graph is None:
+            raise InputError("graph formats not built")
+        query = dict(params.values)
+        image = self.graph(series_list, query, fmt)
+        callback = params.jsonp() if fmt == "svg" else None
+        if callback:
+            text = image.decode() if isinstance(image, bytes) else image
+            return Response(f"{callback}({json.dumps(text)})".encode(), "text/javascript")
+        return Response(image, GRAPH_FORMATS[fmt])
+
+    # --- /metrics ---------------------------------------------------------------------
+    def _find_range(self, params):
+        tz = self.times.tz(params)
+        now = self.times.now(params, tz)
+        bounds = []
+        for name in ("from", "until"):
+            raw = params.get(name)
+            if raw is None or raw == "-1":
+                bounds.append(None)
+            else:
+                bounds.append(int(self.times.parse(name, raw, tz, now).timestamp()))
+        return bounds
+
+    def find(self, params):
+        fmt = params.get("format", "treejson")
+        wildcards = params.int("wildcards", 0)
+        leaves_only = params.int("leavesOnly", 0)
+        local_only = params.int("local", 0)
+        position = params.int("position", -1)
+        params.int("automatic_variants", 0)
+        query = params.get("query")
+        if query is None:
+            raise InputError("Missing required parameter 'query'")
+        if query == "":
+            raise InputError("Required parameter 'query' is empty")
+        if fmt not in ("treejson", "completer", "json", "pickle", "nodelist"):
+            raise InputError("Invalid value for 'format' parameter")
+        base_path = query.rsplit(".", 1)[0] + "." if "." in query else ""
+        if fmt == "completer":
+            query = _completer_query(query, params.int("automatic_variants", 0))
+        start, end = self._find_range(params)
+        nodes = self.store.find(query, start, end, local_only=bool(local_only))
+        if leaves_only:
+            nodes = [n for n in nodes if n.is_leaf]
+        nodes.sort(key=lambda n: n.name)
+        return self._find_response(fmt, nodes, params, base_path, wildcards, position)
+
+    def _find_response(self, fmt, nodes, params, base_path, wildcards, position):
+        if fmt == "treejson":
+            return json_body(tree_json(nodes, base_path, wildcards), params)
+        if fmt == "completer":
+            return json_body(completer_json(nodes, wildcards), params)
+        if fmt == "nodelist":
+            return json_body({"nodes": sorted({n.path.split(".")[position]
+                                               for n in nodes})}, params)
+        now = int(self.times.clock())
+        infos = [self._node_info(node, now) for node in nodes]
+        if fmt == "pickle":
+            import pickle
+            return Response(pickle.dumps(infos, protocol=2), "application/pickle")
+        for info in infos:
+            if "intervals" in info:
+                info["intervals"] = [{"start": s, "end": e} for s, e in info["intervals"]]
+        return json_body(sorted(infos, key=lambda i: i["path"]), params)
+
+    def _node_info(self, node, now):
+        info = {"path": node.path, "is_leaf": node.is_leaf}
+        if node.is_leaf:
+            intervals = node.intervals
+            if not intervals and node.fs_path is not None:
+                intervals = self.store.local.intervals(node, now)
+            info["intervals"] = list(intervals)
+        return info
+
+    def expand(self, params):
+        local_only = bool(params.int("local", 0))
+        group = params.int("groupByExpr", 0)
+        leaves_only = params.int("leavesOnly", 0)
+        results = {}
+        for query in params.getlist("query"):
+            results[query] = sorted({n.path for n in self.store.find(query, local_only=local_only)
+                                     if n.is_leaf or not leaves_only})
+        if not group:
+            results = sorted(set().union(*results.values())) if results else []
+        return json_body({"results": results}, params)
+
+    def index(self, params):
+        return json_body(self.store.index(local_only=bool(params.int("local", 0))), params)
+
+    # --- /functions -------------------------------------------------------------------
+    def functions(self, params):
+        described = self.registry.describe(params.get("group"))
+        if params.get("grouped", "").lower() in ("1", "true"):
+            grouped = {}
+            for name, info in described.items():
+                grouped.setdefault(info["group"], {})[name] = info
+            described = grouped
+        return json_body(described, params, _json_default)
+
+    def function(self, params, name):
+        if name not in self.registry:
+            return Response(f"Function not found: {name}\n".encode(),
+                            "text/plain; charset=utf-8", 404)
+        return json_body(self.registry.describe_one(name), params, _json_default)
+
+
+def _json_default(value):
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)
+
+
+def _float_param(params, name, default):
+    raw = params.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InputError(f"invalid float value {_shown(raw)} for param {name}") from None
+    if not math.isfinite(value):
+        raise InputError(f"param {name} must be finite")
+    return value
+
+
+def _max_data_points(params):
+    raw = params.get("maxDataPoints")
+    if raw and raw.isdigit() and int(raw) > 0:
+        return int(raw)
+    return None
+
+
+def _render_format(params):
+    fmt = None
+    if "pickle" in params:
+        fmt = "pickle"
+    if "rawData" in params:
+        fmt = "raw"
+    if "format" in params:
+        fmt = params.get("format")
+    return (fmt or "png").lower()
+
+
+def _completer_query(query, automatic_variants):
+    query = query.replace("..", "*.")
+    if not query.endswith("*"):
+        query += "*"
+    if automatic_variants:
+        parts = query.split(".")
+        parts = [f"{{{p}}}" if "," in p and "{" not in p else p for p in parts]
+        query = ".".join(parts)
+    return query
+
+
+_BRANCH = {"allowChildren": 1, "expandable": 1, "leaf": 0}
+_LEAF = {"allowChildren": 0, "expandable": 0, "leaf": 1}
+
+
+def tree_json(nodes, base_path, wildcards=False):
+    """graphite-web's treejson: an optional `*` node, then branches, then leaves."""
+    results = []
+    if len(nodes) > 1 and wildcards:
+        node = {"text": "*", "id": base_path + "*"}
+        node.update(_BRANCH if any(not n.is_leaf for n in nodes) else _LEAF)
+        results.append(node)
+    found, branches, leaves = set(), [], []
+    for node in nodes:
+        if node.name in found:
+            continue
+        found.add(node.name)
+        entry = {"text": unquote_plus(node.name), "id": base_path + node.name}
+        if node.is_leaf:
+            entry.update(_LEAF)
+            leaves.append(entry)
+        else:
+            entry.update(_BRANCH)
+            branches.append(entry)
+    return results + branches + leaves
+
+
+def completer_json(nodes, wildcards=False):
+    results = []
+    for node in nodes:
+        path = node.path if node.is_leaf else node.path + "."
+        results.append({"path": path, "name": node.name, "is_leaf": str(int(node.is_leaf))})
+    if len(results) > 1 and wildcards:
+        results.append({"name": "*"})
+    return {"metrics": results}
+
+
+# --- twisted.web ------------------------------------------------------------------------
+class ApiResource(resource.Resource):
+    """One leaf resource: routes by path, runs the handler on the thread pool."""
+
+    isLeaf = True
+
+    def __init__(self, app, pool, reactor, timeout):
+        super().__init__()
+        self.app = app
+        self.pool = pool
+        self.reactor = reactor
+        self.timeout = timeout
+
+    def render_GET(self, request):
+        return self._handle(request)
+
+    render_POST = render_GET
+    render_HEAD = render_GET
+
+    def _handle(self, request):
+        path = request.path.decode("utf-8", "replace")
+        handler = self.app.route(path)
+        if handler is None:
+            _send(request, Response(b"not found\n", "text/plain; charset=utf-8", 404))
+            return server.NOT_DONE_YET
+        finished = []
+        request.notifyFinish().addBoth(finished.append)
+        work = deferToThreadPool(self.reactor, self.pool, _call, handler, request.args)
+        work.addTimeout(self.timeout, self.reactor, onTimeoutCancel=self._timed_out)
+        work.addErrback(self._failed, path)
+        work.addCallback(lambda response: finished or _send(request, response))
+        return server.NOT_DONE_YET
+
+    def _timed_out(self, result, timeout):
+        return error_response(InputError(
+            f"request took longer than {timeout - 1:g}s (REQUEST_TIMEOUT)"))
+
+    @staticmethod
+    def _failed(failure, path):
+        log.failure("unexpected error answering {path}", failure, path=path)
+        return Response(b"internal error\n", "text/plain; charset=utf-8", 500)
+
+
+def _call(handler, args):
+    try:
+        return handler(Params.from_request(args))
+    except InputError as exc:
+        return error_response(exc)
+
+
+def _send(request, response):
+    request.setResponseCode(response.status)
+    request.setHeader(b"Content-Type", response.content_type.encode())
+    request.setHeader(b"Cache-Control", b"no-cache")
+    request.setHeader(b"Pragma", b"no-cache")
+    for name, value in response.headers:
+        request.setHeader(name, value)
+    request.setHeader(b"Content-Length", str(len(response.body)).encode())
+    if request.method != b"HEAD":
+        request.write(response.body)
+    request.finish()
+
+
+# --- wiring ---------------------------------------------------------------------------
+def build_store(settings):
+    from webapp.carbonlink_client import CarbonLinkClient
+    from webapp.finders import LocalFinder, RemoteFinder, Store
+    web = settings.web
+    link = None
+    if web.CARBONLINK_HOSTS:
+        link = CarbonLinkClient(web.CARBONLINK_HOSTS, web.CARBONLINK_TIMEOUT,
+                                web.REMOTE_RETRY_DELAY)
+    remotes = [RemoteFinder(s, web.FIND_TIMEOUT, web.FETCH_TIMEOUT, web.REMOTE_RETRY_DELAY)
+               for s in web.CLUSTER_SERVERS]
+    return Store(LocalFinder(settings.cache.LOCAL_DATA_DIR, carbonlink=link), remotes)
+
+
+def _graph_renderer():
+    try:
+        from webapp.graph import render_graph
+    except ImportError:
+        return None
+    return render_graph
+
+
+def build_app(settings, store=None, registry=None, times=None, graph=None):
+    """The WebApp for `settings`, with optional stand-in collaborators."""
+    if registry is None:
+        from webapp.functions import Registry
+        registry = Registry()
+    store = store if store is not None else build_store(settings)
+    evaluator = Evaluator(registry, store, Limits.from_settings(settings.web))
+    times = times or TimeParser(settings.web.TIME_ZONE)
+    return WebApp(store, registry, evaluator, times, graph or _graph_renderer())
+
+
+class ThreadPoolService(service.Service):
+    """Starts and stops the render pool with the application."""
+
+    def __init__(self, pool):
+        self.pool = pool
+
+    def startService(self):
+        super().startService()
+        self.pool.start()
+
+    def stopService(self):
+        super().stopService()
+        self.pool.stop()
+
+
+class ListeningService(service.Service):
+    """Listens on INTERFACE:PORT and logs the port actually bound."""
+
+    def __init__(self, site, interface, port, reactor):
+        self.site = site
+        self.interface = interface
+        self.port = port
+        self.reactor = reactor
+        self.listening = None
+
+    def startService(self):
+        super().startService()
+        self.listening = self.reactor.listenTCP(self.port, self.site, interface=self.interface)
+        bound = self.listening.getHost().port
+        log.info("carbonish web listening on http://{host}:{port}",
+                 host=self.interface, port=bound)
+
+    def stopService(self):
+        super().stopService()
+        if self.listening is not None:
+            return self.listening.stopListening()
+        return None
+
+
+def build_service(settings, reactor=None, app=None):
+    """The web app as a Twisted service: a listener plus the render thread pool."""
+    if reactor is None:
+        from twisted.internet import reactor
+    web = settings.web
+    app = app or build_app(settings)
+    pool = ThreadPool(minthreads=1, maxthreads=max(web.THREADS, 1), name="carbonish-render")
+    site = server.Site(ApiResource(app, pool, reactor, web.REQUEST_TIMEOUT + 1.0))
+    site.displayTracebacks = False
+    site.noisy = False
+    top = service.MultiService()
+    ThreadPoolService(pool).setServiceParent(top)
+    ListeningService(site, web.INTERFACE, web.PORT, reactor).setServiceParent(top)
+    return top
+
+
+def run(settings):
+    """Start the web app and the reactor (what `carbonish web` does)."""
+    from twisted.internet import reactor
+    top = build_service(settings, reactor)
+    reactor.callWhenRunning(top.startService)
+    reactor.addSystemEventTrigger("before", "shutdown", top.stopService)
+    reactor.run()
