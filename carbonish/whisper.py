@@ -242,9 +242,10 @@ class _Archive:
 class _Header:
     """A parsed, checked header; `head` holds the first bytes of the file as read."""
 
-    __slots__ = ("method", "max_retention", "xff", "archives", "file_size", "head")
+    __slots__ = ("name", "method", "max_retention", "xff", "archives", "file_size", "head")
 
-    def __init__(self, method, max_retention, xff, archives, file_size, head):
+    def __init__(self, name, method, max_retention, xff, archives, file_size, head):
+        self.name = name
         self.method = method
         self.max_retention = max_retention
         self.xff = xff
@@ -284,7 +285,7 @@ def _read_header(fd, name):
         if len(head) < table_end:
             raise CorruptWhisperFile("Unable to read archive table: file shrank", name)
     archives = tuple(_parse_archive(head, i, table_end, file_size, name) for i in range(count))
-    return _Header(method, max_retention, xff, archives, file_size, head)
+    return _Header(name, method, max_retention, xff, archives, file_size, head)
 
 
 def _parse_archive(head, i, table_end, file_size, name):
@@ -310,18 +311,27 @@ def _read_base(fd, header, archive):
     end = archive.offset + longSize
     if end <= len(header.head):
         return struct.unpack_from(longFormat, header.head, archive.offset)[0]
-    return struct.unpack(longFormat, os.pread(fd, longSize, archive.offset))[0]
+    return struct.unpack(longFormat, _pread(fd, header, longSize, archive.offset))[0]
 
 
-def _read_ring(fd, archive, first_slot, count):
+def _pread(fd, header, size, offset):
+    data = os.pread(fd, size, offset)
+    if len(data) != size:
+        raise CorruptWhisperFile(
+            "Unable to read datapoints: %d bytes at offset %d, got %d (file shrank?)"
+            % (size, offset, len(data)), header.name)
+    return data
+
+
+def _read_ring(fd, header, archive, first_slot, count):
     """`count` (<= points) consecutive slots from `first_slot`, wrapping, as records."""
     start = archive.offset + first_slot * pointSize
     tail = archive.points - first_slot
     if count <= tail:
-        data = os.pread(fd, count * pointSize, start)
+        data = _pread(fd, header, count * pointSize, start)
     else:
-        data = (os.pread(fd, tail * pointSize, start)
-                + os.pread(fd, (count - tail) * pointSize, archive.offset))
+        data = (_pread(fd, header, tail * pointSize, start)
+                + _pread(fd, header, (count - tail) * pointSize, archive.offset))
     return np.frombuffer(data, POINT_DTYPE)
 
 
@@ -539,7 +549,7 @@ def _write_slots(fd, header, archive, slots, records):
     first = int(slots[0])
     span = int(slots[-1]) - first + 1
     start = archive.offset + first * pointSize
-    buf = np.frombuffer(bytearray(os.pread(fd, span * pointSize, start)), POINT_DTYPE)
+    buf = np.frombuffer(bytearray(_pread(fd, header, span * pointSize, start)), POINT_DTYPE)
     buf[slots - first] = records
     os.pwrite(fd, buf.tobytes(), start)
 
@@ -598,6 +608,8 @@ def _propagate(fd, header, higher, lower, lower_intervals):
     """Aggregate `higher`'s points into each of the lower intervals that has enough
     known points (xFilesFactor); return whether any was written."""
     k = lower.step // higher.step
+    if k == 0:      # only in a hand-made file whose archives are not sorted by step
+        return False
     times, values = _read_windows(fd, header, higher, lower_intervals, k)
     expected = lower_intervals[:, None] + np.arange(k) * higher.step
     known = times == expected
@@ -617,10 +629,10 @@ def _read_windows(fd, header, higher, lower_intervals, k):
     span = int(lower_intervals[-1] - lower_intervals[0]) // higher.step + k
     if base != 0 and span <= higher.points:
         first = int(lower_intervals[0] - base) // higher.step % higher.points
-        records = _read_ring(fd, higher, first, span)
+        records = _read_ring(fd, header, higher, first, span)
         index = ((lower_intervals - lower_intervals[0]) // higher.step)[:, None] + np.arange(k)
     else:
-        records = _read_ring(fd, higher, 0, higher.points)
+        records = _read_ring(fd, header, higher, 0, higher.points)
         if base == 0:
             starts = np.zeros(len(lower_intervals), np.int64)
         else:
@@ -905,7 +917,7 @@ def _archive_fetch(fd, header, archive, fromTime, untilTime):
     first = (from_interval - base) // step % archive.points
     last = (until_interval - base) // step % archive.points
     count = (last - first) % archive.points or archive.points
-    records = _read_ring(fd, archive, first, count)
+    records = _read_ring(fd, header, archive, first, count)
     known = records["t"] == np.arange(from_interval, from_interval + count * step, step,
                                       dtype=np.int64)
     return time_info, known, records["v"].astype(np.float64)

@@ -1,0 +1,167 @@
+"""Bad file content raises CorruptWhisperFile naming the file and the fault, and
+nothing else escapes."""
+import math
+import os
+import struct
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from carbonish import whisper as cw
+
+NOW = 1_700_000_000
+ARCHIVES = [(10, 60), (60, 100)]        # header 40 bytes, archive 0 ends at 760, file 1960
+HEADER_END = 16 + 12 * len(ARCHIVES)
+ARCHIVE0_END = HEADER_END + 60 * 12
+FILE_SIZE = ARCHIVE0_END + 100 * 12
+
+
+def valid_bytes(tmp_path):
+    path = str(tmp_path / "valid.wsp")
+    if not os.path.exists(path):
+        cw.create(path, list(ARCHIVES))
+        cw.update_many(path, [(NOW - 10 * i, float(i)) for i in range(300)], now=NOW)
+    with open(path, "rb") as fh:
+        return fh.read()
+
+
+def write(tmp_path, data, name="bad.wsp"):
+    path = str(tmp_path / name)
+    with open(path, "wb") as fh:
+        fh.write(data)
+    return path
+
+
+def operations(path, good):
+    """Every entry point that reads the header, as (name, thunk)."""
+    return [
+        ("info", lambda: cw.info(path)),
+        ("fetch", lambda: cw.fetch(path, NOW - 500, now=NOW)),
+        ("fetch_array", lambda: cw.fetch_array(path, NOW - 5000, now=NOW)),
+        ("update", lambda: cw.update(path, 1.0, NOW - 5, now=NOW)),
+        ("update_many", lambda: cw.update_many(path, [(NOW - 5, 1.0)], now=NOW)),
+        ("update_many_arrays",
+         lambda: cw.update_many_arrays(path, np.array([NOW - 5]), np.array([1.0]), now=NOW)),
+        ("setAggregationMethod", lambda: cw.setAggregationMethod(path, "sum")),
+        ("setXFilesFactor", lambda: cw.setXFilesFactor(path, 0.1)),
+        ("merge from", lambda: cw.merge(path, good, now=NOW)),
+        ("merge into", lambda: cw.merge(good, path, now=NOW)),
+        ("diff", lambda: cw.diff(good, path, now=NOW)),
+        ("resize", lambda: cw.resize(path, [(10, 10)], now=NOW)),
+        ("fill", lambda: cw.fill(good, path, now=NOW)),
+    ]
+
+
+def assert_all_corrupt(path, good, reason):
+    for name, call in operations(path, good):
+        with pytest.raises(cw.CorruptWhisperFile) as caught:
+            call()
+        assert caught.value.path == path, name
+        assert reason in caught.value.error, (name, caught.value.error)
+        assert path in str(caught.value) and path in repr(caught.value)
+
+
+@pytest.mark.parametrize("length, reason", [
+    (0, "metadata"), (1, "metadata"), (15, "metadata"),
+    (16, "archive count"), (27, "archive count"), (39, "archive count"),
+    (HEADER_END, "past the end"), (HEADER_END + 1, "past the end"),
+    (ARCHIVE0_END - 1, "archive0"), (ARCHIVE0_END, "archive1"), (FILE_SIZE - 1, "archive1"),
+])
+def test_truncated_file(tmp_path, length, reason):
+    data = valid_bytes(tmp_path)
+    assert len(data) == FILE_SIZE
+    good = write(tmp_path, data, "good.wsp")
+    assert_all_corrupt(write(tmp_path, data[:length]), good, reason)
+
+
+def header(agg=1, max_retention=6000, xff=0.5, count=2, archives=None):
+    archives = [(HEADER_END, 10, 60), (ARCHIVE0_END, 60, 100)] if archives is None else archives
+    data = struct.pack(cw.metadataFormat, agg, max_retention, xff, count)
+    return data + b"".join(struct.pack(cw.archiveInfoFormat, *a) for a in archives)
+
+
+@pytest.mark.parametrize("fields, reason", [
+    (dict(agg=0), "aggregation type 0"),
+    (dict(agg=9), "aggregation type 9"),
+    (dict(xff=math.nan), "xFilesFactor"),
+    (dict(xff=1.5), "xFilesFactor"),
+    (dict(xff=-0.1), "xFilesFactor"),
+    (dict(count=0, archives=[]), "archive count 0"),
+    (dict(count=2 ** 32 - 1), "archive count 4294967295"),
+    (dict(archives=[(HEADER_END, 0, 60), (ARCHIVE0_END, 60, 100)]), "zero"),
+    (dict(archives=[(HEADER_END, 10, 0), (ARCHIVE0_END, 60, 100)]), "zero"),
+    (dict(archives=[(20, 10, 60), (ARCHIVE0_END, 60, 100)]), "inside the 40-byte header"),
+    (dict(archives=[(HEADER_END, 10, 60), (FILE_SIZE, 60, 100)]), "past the end"),
+    (dict(archives=[(HEADER_END, 10, 60), (ARCHIVE0_END, 60, 2 ** 32 - 1)]), "past the end"),
+])
+def test_bad_header_fields(tmp_path, fields, reason):
+    data = valid_bytes(tmp_path)
+    good = write(tmp_path, data, "good.wsp")
+    bad = header(**fields)
+    assert_all_corrupt(write(tmp_path, bad + data[len(bad):]), good, reason)
+
+
+def test_error_carries_path_and_reason():
+    error = cw.CorruptWhisperFile("Unable to read header", "/x.wsp")
+    assert (error.error, error.path) == ("Unable to read header", "/x.wsp")
+    assert str(error) == "Unable to read header (/x.wsp)"
+    assert repr(error) == "<CorruptWhisperFile[/x.wsp] Unable to read header>"
+    assert isinstance(error, cw.WhisperException)
+
+
+def test_file_that_shrinks_under_a_reader_is_corrupt(tmp_path):
+    data = valid_bytes(tmp_path)
+    path = write(tmp_path, data)
+    with open(path, "rb") as fh:
+        header = cw._read_header(fh.fileno(), path)
+        os.truncate(path, ARCHIVE0_END)
+        with pytest.raises(cw.CorruptWhisperFile, match="shrank"):
+            cw._read_ring(fh.fileno(), header, header.archives[1], 0, 100)
+
+
+def exercise(path):
+    """Run the readers and writers over a file; only CorruptWhisperFile (and, for a
+    single update, TimestampNotCovered) may escape."""
+    calls = [
+        lambda: cw.info(path),
+        lambda: cw.fetch(path, NOW - 3000, now=NOW),
+        lambda: cw.fetch_array(path, 0, now=NOW),
+        lambda: cw.fetch(path, NOW - 10 ** 6, NOW - 10, now=NOW, archiveToSelect=None),
+        lambda: cw.update_many(path, [(NOW - i * 7, float(i)) for i in range(-3, 400)],
+                               now=NOW),
+        lambda: cw.update(path, 2.0, NOW - 30, now=NOW),
+    ]
+    for call in calls:
+        try:
+            call()
+        except (cw.CorruptWhisperFile, cw.TimestampNotCovered):
+            pass
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(max_size=200))
+def test_random_garbage_never_raises_anything_else(tmp_path, data):
+    exercise(write(tmp_path, data))
+
+
+archive_entry = st.tuples(st.integers(0, 600), st.integers(0, 5000), st.integers(0, 120))
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(agg=st.integers(1, 8), max_retention=st.integers(0, 2 ** 32 - 1),
+       xff=st.floats(0, 1, width=32), entries=st.lists(archive_entry, min_size=1, max_size=4),
+       slack=st.integers(-30, 30))
+def test_plausible_garbage_headers_never_raise_anything_else(
+        tmp_path, agg, max_retention, xff, entries, slack):
+    """Headers that mostly pass the checks but describe unsorted, overlapping or
+    non-dividing archives: reading and writing must not crash."""
+    table_end = cw.metadataSize + cw.archiveInfoSize * len(entries)
+    archives = [(table_end + delta, step, points) for delta, step, points in entries]
+    size = max(offset + points * cw.pointSize for offset, _, points in archives) + slack
+    data = header(agg, max_retention, xff, len(archives), archives)
+    data += bytes(max(0, size - len(data)))
+    exercise(write(tmp_path, data))
