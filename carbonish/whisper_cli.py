@@ -51,6 +51,7 @@ ESTIMATE_METRIC_THOUSANDS = (1, 5, 10, 50, 100, 500)
 # One stored point as laid out on disk (the engine's pointFormat `!Ld`), for dump.
 POINT_DTYPE = np.dtype([('t', '>u4'), ('v', '>f8')])
 
+RETENTIONS = 'timePerPoint:timeToStore [timePerPoint:timeToStore]*'
 RETENTION_HELP = '''
 timePerPoint and timeToStore specify lengths of time, for example:
 
@@ -198,9 +199,8 @@ def _byte_format(num):
 # -- create ------------------------------------------------------------------------------
 
 def _cmd_create(ctx, argv):
-    parser = _parser(ctx, 'create', '''%prog path timePerPoint:timeToStore [timePerPoint:timeToStore]*
-%prog --estimate timePerPoint:timeToStore [timePerPoint:timeToStore]*
-''' + RETENTION_HELP)
+    parser = _parser(ctx, 'create', '%prog path ' + RETENTIONS + '\n%prog --estimate '
+                     + RETENTIONS + '\n' + RETENTION_HELP)
     parser.add_option('--xFilesFactor', default=0.5, type='float')
     parser.add_option('--aggregationMethod', default='average', type='string',
                       help='Function to use when aggregating values (%s)' % _methods(ctx))
@@ -603,8 +603,7 @@ def _diff_json(diffs, path_a, path_b, summary):
 # -- resize ------------------------------------------------------------------------------
 
 def _cmd_resize(ctx, argv):
-    parser = _parser(ctx, 'resize', '''%prog path timePerPoint:timeToStore [timePerPoint:timeToStore]*
-''' + RETENTION_HELP)
+    parser = _parser(ctx, 'resize', '%prog path ' + RETENTIONS + '\n' + RETENTION_HELP)
     parser.add_option('--xFilesFactor', default=None, type='float',
                       help='Change the xFilesFactor')
     parser.add_option('--aggregationMethod', default=None, type='string',
