@@ -303,3 +303,19 @@ def test_store_local_only_and_failed_remote(tmp_path):
     assert [n.path for n in store.find("m.*")] == ["m.local"]  # failure logged, skipped
     assert not remote.available
     assert store.index() == ["m.local"]
+
+
+def test_default_storage_is_carbonish_whisper(tmp_path):
+    path = make(str(tmp_path), "s.one", [(NOW - 30, 1.0), (NOW - 20, 2.0)])
+    [result] = LocalFinder(tmp_path).fetch(["s.one"], NOW - 60, NOW, NOW)
+    (start, end, step), expected = whisper.fetch(path, NOW - 60, NOW, now=NOW)
+    assert (result.start, result.end, result.step) == (start, end, step)
+    assert [None if math.isnan(v) else v for v in result.values] == expected
+
+
+def test_vanished_file_has_no_intervals_and_no_merge(tmp_path):
+    make(str(tmp_path), "gone")
+    finder = LocalFinder(tmp_path)
+    [node] = finder.find("gone")
+    os.remove(node.fs_path)
+    assert finder.intervals(node, NOW) == ()

@@ -146,8 +146,9 @@ class LocalFinder:
             from carbonish import whisper as storage
         self.storage = storage
         self.carbonlink = carbonlink
-        corrupt = getattr(storage, "CorruptWhisperFile", None)
-        self.read_errors = (OSError, ValueError) + ((corrupt,) if corrupt else ())
+        storage_error = (getattr(storage, "WhisperException", None)
+                         or getattr(storage, "CorruptWhisperFile", None))
+        self.read_errors = (OSError, ValueError) + ((storage_error,) if storage_error else ())
 
     def find(self, pattern):
         """Nodes matching `pattern`, sorted by path (a path may be a branch and a leaf)."""
@@ -200,6 +201,8 @@ class LocalFinder:
     def intervals(self, node, now):
         """((start, end),) a leaf covers: its retention up to its last write."""
         info = self.storage.info(node.fs_path)
+        if info is None:
+            return ()
         start = now - info["maxRetention"]
         return ((start, max(os.stat(node.fs_path).st_mtime, start)),)
 
@@ -230,8 +233,8 @@ class LocalFinder:
             return None
         (first, last, step), values = fetched
         values = np.array(values, dtype=np.float64)
-        if cached:
-            info = self.storage.info(node.fs_path)
+        info = self.storage.info(node.fs_path) if cached else None
+        if info is not None:
             merge_cache_points(values, first, step, cached, info["aggregationMethod"],
                                info["archives"][0]["secondsPerPoint"])
         return FetchResult(node.path, pattern, first, last, step, values)
