@@ -5,6 +5,7 @@ timestamp columns with numpy; only a chunk that holds a malformed line is walked
 line, so the reasons name the line. Validation of names, values and times is the
 Ingest's (ingest.py), not the parser's.
 """
+import json
 import math
 from dataclasses import dataclass, field
 
@@ -134,3 +135,90 @@ def points_to_batch(rows):
         values.append(value)
     return Batch(names, np.array(timestamps, dtype=np.float64),
                  np.array(values, dtype=np.float64), errors)
+
+
+def parse_csv(data):
+    """`path,value[,timestamp]` per line; an optional header row naming the columns
+    (path, value, timestamp in any order)."""
+    lines = data.split(b"\n")
+    columns = (0, 1, 2)
+    first = lines[0].strip().lower().split(b",") if lines else []
+    if first and first[0].strip() in (b"path", b"value", b"timestamp", b"name", b"metric"):
+        header = [field.strip() for field in first]
+        columns = tuple(header.index(key) if key in header else None
+                        for key in (b"path", b"value", b"timestamp"))
+        if columns[0] is None or columns[1] is None:
+            return Batch.empty([("invalidLines", "CSV header needs 'path' and 'value' columns")])
+        lines = lines[1:]
+    rows = []
+    for line in lines:
+        fields = line.strip().split(b",")
+        if fields == [b""]:
+            continue
+        if len(fields) not in (2, 3) or len(fields) <= max(columns[0], columns[1]):
+            rows.append(None)
+            continue
+        row = [fields[columns[0]].strip(), fields[columns[1]].strip()]
+        if columns[2] is not None and columns[2] < len(fields) and fields[columns[2]].strip():
+            row.append(fields[columns[2]].strip())
+        rows.append(row)
+    return _parse_rows(rows, lines)
+
+
+def _parse_rows(rows, lines):
+    names, timestamps, values, errors = [], [], [], []
+    for row, line in zip(rows, (l for l in lines if l.strip())):
+        point = _parse_fields(row) if row is not None else "expected 'path,value[,timestamp]'"
+        if isinstance(point, tuple):
+            names.append(point[0])
+            timestamps.append(point[1])
+            values.append(point[2])
+        else:
+            errors.append(("invalidLines", f"{point}: {line[:200]!r}"))
+    return Batch(names, np.array(timestamps, dtype=np.float64),
+                 np.array(values, dtype=np.float64), errors)
+
+
+def parse_json(data):
+    """{"path", "value", "timestamp"?}, a list of them, or {"path", "points": [[ts, v], ...]}
+    (also inside a list)."""
+    try:
+        document = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return Batch.empty([("invalidLines", f"not JSON: {exc}")])
+    items = document if isinstance(document, list) else [document]
+    rows, errors = [], []
+    for item in items:
+        if not isinstance(item, dict) or not isinstance(item.get("path"), str):
+            errors.append(("invalidLines", f"expected an object with a 'path' string, got {item!r:.200}"))
+        elif "points" in item:
+            points = item["points"]
+            if not isinstance(points, list):
+                errors.append(("invalidLines", f"{item['path']}: 'points' is not a list"))
+                continue
+            rows.extend((item["path"], point) for point in points)
+        elif "value" in item:
+            rows.append((item["path"], (item.get("timestamp", -1), item["value"])))
+        else:
+            errors.append(("invalidLines", f"{item['path']}: no 'value' or 'points'"))
+    batch = points_to_batch(_json_numbers(rows))
+    batch.errors[:0] = errors
+    return batch
+
+
+def _json_numbers(rows):
+    """JSON booleans and strings are not numbers here (float() would take them)."""
+    for name, point in rows:
+        if (isinstance(point, (list, tuple)) and len(point) == 2
+                and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in point)):
+            yield name, point
+        else:
+            yield name, None
+
+
+ENCODINGS = {"plain": parse_plaintext, "csv": parse_csv, "json": parse_json}
+
+
+def parse_encoded(encoding, data):
+    """Parse `data` in one of ENCODINGS (KeyError for an unknown one)."""
+    return ENCODINGS[encoding](data)

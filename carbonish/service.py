@@ -15,6 +15,7 @@ from carbonish import schemas
 from carbonish.cache import MetricCache
 from carbonish.ingest import Filters, Ingest
 from carbonish.instrumentation import Counters, RateLimitedLog, SelfMetrics, agent_prefix
+from carbonish.receivers import http
 from carbonish.receivers.cachequery import CacheQueryFactory
 from carbonish.receivers.pickle import PickleFactory
 from carbonish.receivers.plaintext import PlaintextFactory, PlaintextUDP
@@ -93,6 +94,10 @@ class CacheDaemon:
                        conf.CACHE_QUERY_INTERFACE,
                        CacheQueryFactory(self.cache, self.counters, self.log,
                                          conf.LOCAL_DATA_DIR, conf.CACHE_QUERY_MAX_LENGTH))
+        if self.settings.http.ENABLE:
+            web = self.settings.http
+            yield Listener("http", self.reactor, "tcp", web.PORT, web.INTERFACE,
+                           http.build_site(self.ingest, web.MAX_BODY_SIZE))
         if conf.CARBON_METRIC_INTERVAL > 0:
             yield self._self_metrics(conf.CARBON_METRIC_INTERVAL)
 
