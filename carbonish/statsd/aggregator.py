@@ -19,7 +19,7 @@ from carbonish.statsd.timers import keep_calculated, threshold_label, timer_metr
 # Counters statsd resets rather than deletes under deleteCounters (a substring test).
 _KEPT_COUNTERS = ("packets_received", "metrics_received", "bad_lines_seen")
 # Distinct lines remembered between flushes; beyond this the cache starts over.
-_PARSE_CACHE_LIMIT = 200_000
+PARSE_CACHE_LIMIT = 200_000
 
 
 def _js_round_seconds(seconds: float) -> int:
@@ -74,8 +74,9 @@ class Namer:
 class StatsdAggregator:
     """Counters, timers, gauges and sets of one flush interval, statsd's way."""
 
-    def __init__(self, config, clock):
+    def __init__(self, config, clock, parse_cache_limit=PARSE_CACHE_LIMIT):
         self.config = config
+        self.parse_cache_limit = parse_cache_limit
         self.clock = clock
         self.namer = Namer(config)
         self.thresholds = tuple((p, threshold_label(p)) for p in config.percent_threshold)
@@ -108,7 +109,7 @@ class StatsdAggregator:
         text = b"\n".join(packets).decode("utf-8", "replace")
         self._count(self.packets_key, len(packets))
         parsed = self._parsed
-        if len(parsed) > _PARSE_CACHE_LIMIT:
+        if len(parsed) > self.parse_cache_limit:
             parsed.clear()
         counters = self.counters
         apply = self._apply
