@@ -122,7 +122,7 @@ class StatsdAggregator:
             if ops is None:
                 ops = parsed[line] = parse_line(line)
             for op in ops:
-                if op[0] is COUNTER:  # the common case, inline: `_count`
+                if op[0] is COUNTER:  # the common case, inline; JS `if (!counters[key])`
                     current = counters.get(op[1])
                     counters[op[1]] = (0.0 if current is None or current != current
                                        else current) + op[2]
@@ -131,16 +131,13 @@ class StatsdAggregator:
         self._count(self.metrics_key, received)
 
     def _count(self, key, amount):
-        current = self.counters.get(key)
-        if current is None or current != current:  # JS `!counters[key]` (0 adds the same)
-            current = 0.0
-        self.counters[key] = current + amount
+        """statsd's own counters (`counters[packets_received]++`): always present."""
+        self.counters[key] += amount
 
     def _apply(self, op):
+        """Every operation but a counter's, which process_packets applies inline."""
         kind, key, a, b = op
-        if kind is COUNTER:
-            self._count(key, a)
-        elif kind is TIMER:
+        if kind is TIMER:
             values = self.timers.get(key)
             if values is None:
                 values = self.timers[key] = []
