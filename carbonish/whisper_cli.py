@@ -19,8 +19,9 @@ Flags, positional arguments, output text, exit codes and resulting files are the
   datapoint, unlike archives for merge/diff), this prints one `[ERROR] ...` line and exits 1;
 - `fetch --drop` prints each kept value at its own timestamp (the script shifts the timestamps
   of everything after a dropped value);
-- `resize --aggregate` leaves out the script's debugging lines (`oldtimestamps: [...]`,
-  `(from,until,step)`, `timepoints_to_update: range(...)`);
+- `resize` runs the engine's resize, so it prints `Created: ...` and the lines after it once
+  all is done (a failure prints `[ERROR] ...` instead), and with `--aggregate` leaves out the
+  script's debugging lines (`oldtimestamps: [...]`, `(from,until,step)`, `timepoints_...`);
 - `create` removes the file it began when the engine refuses the arguments (the script leaves
   an empty file behind);
 - `update` skips blank input lines.
@@ -28,7 +29,6 @@ Everything that depends on the clock takes one `now` (default: the time `main` i
 """
 
 import argparse
-import bisect
 import json
 import optparse
 import os
@@ -626,121 +626,28 @@ def _cmd_resize(ctx, argv):
         ctx.err.write("[ERROR] File '%s' does not exist!\n\n" % path)
         parser.print_help()
         return 1
-    info = _read_info(ctx, path)
+    _read_info(ctx, path)
     new_archives = [_parse_retention(ctx, text) for text in args[1:]]
-    xff = info['xFilesFactor'] if options.xFilesFactor is None else options.xFilesFactor
-    method = (info['aggregationMethod'] if options.aggregationMethod is None
-              else options.aggregationMethod)
     ctx.say('Retrieving all data from the archives')
-    old_data = _fetch_archives(ctx, path, info['archives'])
-    new_path = _fresh_tmpfile(ctx, path) if options.newfile is None else options.newfile
+    new_path = options.newfile
+    if new_path is None:
+        new_path = path + '.tmp'
+        if os.path.exists(new_path):
+            ctx.say('Removing previous temporary database file: %s' % new_path)
     ctx.say('Creating new whisper database: %s' % new_path)
-    _create(ctx, new_path, new_archives, xFilesFactor=xff, aggregationMethod=method)
-    ctx.say('Created: %s (%d bytes)' % (new_path, os.stat(new_path).st_size))
-    if options.aggregate:
-        ctx.say('Migrating data with aggregation...')
-        _migrate_aggregated(ctx, new_path, old_data, xff, method)
-    else:
-        ctx.say('Migrating data without aggregation...')
-        for time_info, values in old_data:
-            points = [(t, v) for t, v in zip(range(*time_info), values) if v is not None]
-            ctx.engine.update_many(new_path, points, now=ctx.now)
-    if options.newfile is not None:
-        return 0
-    return _swap_in(ctx, path, new_path, options.nobackup)
-
-
-def _fetch_archives(ctx, path, archives):
-    """Each archive's whole retention, lowest precision first (the script's order)."""
-    ordered = sorted(archives, key=lambda a: a['secondsPerPoint'], reverse=True)
-    return [_fetch(ctx, path, ctx.now - a['retention'] + a['secondsPerPoint'], ctx.now)
-            for a in ordered]
-
-
-def _fresh_tmpfile(ctx, path):
-    tmpfile = path + '.tmp'
-    if os.path.exists(tmpfile):
-        ctx.say('Removing previous temporary database file: %s' % tmpfile)
-        os.unlink(tmpfile)
-    return tmpfile
-
-
-def _swap_in(ctx, path, new_path, nobackup):
-    backup = path + '.bak'
-    ctx.say('Renaming old database to: %s' % backup)
-    os.rename(path, backup)
-    ctx.say('Renaming new database to: %s' % path)
-    try:
-        os.rename(new_path, path)
-    except OSError as exc:
-        ctx.err.write('[ERROR] %s\n' % exc)
-        ctx.say('\nOperation failed, restoring backup')
-        os.rename(backup, path)
-        return 1
-    if nobackup:
-        ctx.say('Unlinking backup: %s' % backup)
-        os.unlink(backup)
+    ctx.engine.resize(path, new_archives, xff=options.xFilesFactor,
+                      aggregation=options.aggregationMethod, aggregate=bool(options.aggregate),
+                      newfile=options.newfile, nobackup=bool(options.nobackup), now=ctx.now)
+    result = path if options.newfile is None else new_path
+    ctx.say('Created: %s (%d bytes)' % (new_path, os.stat(result).st_size))
+    ctx.say('Migrating data %s aggregation...' % ('with' if options.aggregate else 'without'))
+    if options.newfile is None:
+        backup = path + '.bak'
+        ctx.say('Renaming old database to: %s' % backup)
+        ctx.say('Renaming new database to: %s' % path)
+        if options.nobackup:
+            ctx.say('Unlinking backup: %s' % backup)
     return 0
-
-
-def _merge_history(old_data):
-    """All old points in one timeline, as whisper-resize.py --aggregate builds it.
-
-    Archives are walked from the highest precision down, newest point first; each coarser
-    archive contributes from its first point older than everything taken so far (or, when
-    it has none, all of its points, as the script does). Returns (timestamps, values) in
-    ascending order (they are not sorted in that last case, and the script's bisect then
-    sees them unsorted too).
-    """
-    timestamps, values = [], []
-    for time_info, archive_values in sorted(old_data, key=lambda d: d[0][2]):
-        new_t = list(range(*time_info))[::-1]
-        new_v = archive_values[::-1]
-        cut = 0
-        if timestamps:
-            oldest = timestamps[-1]
-            cut = next((i for i, t in enumerate(new_t) if t < oldest), 0)
-        timestamps += new_t[cut:]
-        values += new_v[cut:]
-    return timestamps[::-1], values[::-1]
-
-
-def _interval_bounds(timestamps, edges):
-    """bisect_left of each interval's start and end, vectorised when the timeline is sorted."""
-    ts = np.asarray(timestamps, dtype=np.int64)
-    if ts.size < 2 or bool(np.all(ts[1:] >= ts[:-1])):
-        found = np.searchsorted(ts, np.asarray(edges, dtype=np.int64), side='left')
-        return found[:-1], found[1:]
-    lefts, rights = [], []
-    for begin, end in zip(edges[:-1], edges[1:]):
-        left = bisect.bisect_left(timestamps, begin)
-        lefts.append(left)
-        rights.append(bisect.bisect_left(timestamps, end, lo=left))
-    return np.asarray(lefts, dtype=np.int64), np.asarray(rights, dtype=np.int64)
-
-
-def _migrate_aggregated(ctx, new_path, old_data, xff, method):
-    timestamps, values = _merge_history(old_data)
-    known = np.fromiter((v is not None for v in values), dtype=bool, count=len(values))
-    known_before = np.concatenate(([0], np.cumsum(known)))
-    for archive in _read_info(ctx, new_path)['archives']:
-        step = archive['secondsPerPoint']
-        first = ctx.now - archive['retention'] + ctx.now % step
-        edges = list(range(first, ctx.now + ctx.now % step + step, step))
-        lefts, rights = _interval_bounds(timestamps, edges)
-        counts = rights - lefts
-        known_counts = known_before[np.maximum(rights, lefts)] - known_before[lefts]
-        with np.errstate(divide='ignore', invalid='ignore'):
-            ratio = known_counts / np.where(counts > 0, counts, 1)
-        wanted = np.flatnonzero((counts > 0) & (known_counts > 0) & (ratio >= xff))
-        points = [_aggregate_interval(ctx, method, edges[i], values[lefts[i]:rights[i]])
-                  for i in wanted.tolist()]
-        ctx.engine.update_many(new_path, points, now=ctx.now)
-
-
-def _aggregate_interval(ctx, method, begin, values):
-    known = [v for v in values if v is not None]
-    return [begin, ctx.engine.aggregate(method, known, values)]
 
 
 # -- fill --------------------------------------------------------------------------------
@@ -755,55 +662,10 @@ def _cmd_fill(ctx, argv):
         parser.print_help()
         return 1
     src, dst = args
-    _fill_gaps(ctx, src, dst, {'lock': True} if options.lock else {})
+    for path in (src, dst):
+        _read_info(ctx, path)
+    ctx.engine.fill(src, dst, now=ctx.now, lock=True if options.lock else None)
     return 0
-
-
-def _fill_gaps(ctx, src, dst, write_options):
-    """whisper-fill.py: find runs of missing values in dst and copy src's points over them.
-
-    As the script does, a zero counts as missing, a gap of one step is left alone, and a
-    filled range reaches one step before the gap and up to the first value after it.
-    write_options go to every engine.update_many (lock=True for --lock, which the script
-    does by setting whisper.LOCK).
-    """
-    start_from = ctx.now
-    for archive in sorted(_read_info(ctx, dst)['archives'], key=lambda a: a['retention']):
-        from_time = ctx.now - archive['retention']   # retentions grow: always < start_from
-        (start, end, step), values = _fetch(ctx, dst, from_time, start_from)
-        gap_start = None
-        for t, value in zip(range(start, start + step * len(values), step), values):
-            if not value and not gap_start:
-                gap_start = t
-            elif value and gap_start:
-                if t - gap_start > archive['secondsPerPoint']:
-                    _copy_range(ctx, src, dst, gap_start - step, t, write_options)
-                gap_start = None
-            elif gap_start and t == end - step:
-                _copy_range(ctx, src, dst, gap_start - step, t, write_options)
-        start_from = from_time
-
-
-def _copy_range(ctx, src, dst, tstart, tstop, write_options):
-    """Copy src's known points in [tstart, tstop) into dst, finest archive first."""
-    header = _read_info(ctx, src)
-    oldest = ctx.now - header['maxRetention']
-    if tstart < oldest and tstop < oldest:
-        return
-    for archive in sorted(header['archives'], key=lambda a: a['retention']):
-        archive_oldest = ctx.now - archive['retention']
-        if tstop <= archive_oldest:
-            continue
-        from_time = archive_oldest if archive_oldest > tstart else tstart
-        data = _fetch(ctx, src, from_time, tstop)
-        if data is not None:
-            (start, end, step), values = data
-            points = [(t, v) for t, v in zip(range(start, end, step), values) if v is not None]
-            points.sort(key=lambda p: p[0], reverse=True)
-            ctx.engine.update_many(dst, points, now=ctx.now, **write_options)
-        tstop = from_time
-        if tstart == tstop:
-            return
 
 
 # -- dispatch ----------------------------------------------------------------------------
