@@ -3,8 +3,12 @@ font state, colours given as (r, g, b, a). Drawing code never touches cairo's
 surfaces directly, so PNG, SVG and PDF differ only here."""
 import io
 import math
+import struct
+import zlib
 
 import cairocffi as cairo
+import numpy as np
+from cairocffi import cairo as cairo_lib
 
 from webapp.errors import InputError
 
@@ -72,6 +76,17 @@ class Canvas:
         self.ctx.line_to(x1, y1)
         self.ctx.stroke()
 
+    def polyline(self, xs, ys):
+        """Add one open sub-path through the points (lists of floats). The points go
+        straight to libcairo: cairocffi's per-call status check costs more than the
+        call itself on a graph's thousands of points; the status is checked once."""
+        pointer = self.ctx._pointer
+        cairo_lib.cairo_move_to(pointer, xs[0], ys[0])
+        line_to = cairo_lib.cairo_line_to
+        for x, y in zip(xs[1:], ys[1:]):
+            line_to(pointer, x, y)
+        self.ctx.get_current_point()  # raises CairoError if the path went wrong
+
     def text(self, text, x, y, rgba, align="left", valign="top", rotate=0):
         """Draw `text` anchored at (x, y); align is left|center|right of the text,
         valign top|middle|bottom|baseline; rotate is in degrees, clockwise."""
@@ -111,8 +126,41 @@ class Canvas:
     def finish(self):
         """The encoded image: PNG bytes, or the SVG/PDF document."""
         if self.fmt == "png":
-            out = io.BytesIO()
-            self.surface.write_to_png(out)
-            return out.getvalue()
+            self.surface.flush()
+            return encode_png(self.surface)
         self.surface.finish()
         return self._buffer.getvalue()
+
+
+def encode_png(surface, level=2):
+    """PNG bytes of an ImageSurface: RGB when opaque, else RGBA (un-premultiplied).
+    Written here rather than by cairo's write_to_png to choose a fast zlib level and
+    the Sub filter, which together halve the encoding time at a similar size."""
+    h, w, stride = surface.get_height(), surface.get_width(), surface.get_stride()
+    bgra = np.frombuffer(surface.get_data(), np.uint8).reshape(h, stride // 4, 4)[:, :w]
+    alpha = bgra[:, :, 3]
+    if alpha.min() == 255:
+        pixels, color_type, channels = np.empty((h, w, 3), np.uint8), 2, 3
+        for i in range(3):  # channel by channel: a reversed-stride copy is 5x slower
+            pixels[:, :, i] = bgra[:, :, 2 - i]
+    else:
+        rgb = bgra[:, :, 2::-1].astype(np.uint16) * 255
+        safe = np.maximum(alpha, 1)[:, :, None]
+        rgb = np.where(alpha[:, :, None] > 0, (rgb + safe // 2) // safe, 0)
+        pixels = np.dstack([rgb.astype(np.uint8), alpha])
+        color_type, channels = 6, 4
+    rows = np.ascontiguousarray(pixels).reshape(h, w * channels)
+    sub = rows.copy()
+    sub[:, channels:] -= rows[:, :-channels]  # the Sub filter: difference to the left pixel
+    raw = np.empty((h, w * channels + 1), np.uint8)
+    raw[:, 0] = 1
+    raw[:, 1:] = sub
+    header = struct.pack(">IIBBBBB", w, h, 8, color_type, 0, 0, 0)
+    return b"".join((b"\x89PNG\r\n\x1a\n", _chunk(b"IHDR", header),
+                     _chunk(b"IDAT", zlib.compress(raw.tobytes(), level)),
+                     _chunk(b"IEND", b"")))
+
+
+def _chunk(kind, data):
+    return (struct.pack(">I", len(data)) + kind + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))

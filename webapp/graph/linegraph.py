@@ -83,6 +83,8 @@ def draw_line_graph(canvas, series_list, params, theme):
             _draw_grid(canvas, params, theme, area, axes, x_conf, start, end, x_scale)
     canvas.marker("lines", theme.background)
     _draw_plots(canvas, plots, params, area, axes, start, line_mode, stacked)
+    if canvas.fmt != "svg":
+        return {}
     return _metadata(plots, params, theme, area, axes, start, end, two_axes)
 
 
@@ -293,7 +295,8 @@ def _draw_plots(canvas, plots, params, area, axes, start, line_mode, stacked):
     ctx.rectangle(area.xmin, area.ymin, area.xmax - area.xmin, area.ymax - area.ymin)
     ctx.clip()
     ctx.set_line_cap(cairo.LINE_CAP_BUTT)
-    ctx.set_line_join(cairo.LINE_JOIN_ROUND)
+    ctx.set_line_join(cairo.LINE_JOIN_BEVEL)
+    ctx.set_antialias(cairo.ANTIALIAS_FAST)
     alpha = params.areaAlpha
     ctx.save()  # the fills clip themselves away; lines afterwards see the plain area
     for plot in [p for p in order if p.stacked and not p.infinite]:
@@ -315,7 +318,7 @@ def _draw_plots(canvas, plots, params, area, axes, start, line_mode, stacked):
         if plot.infinite:
             _infinite_lines(ctx, xs, plot.values, area)
         else:
-            _trace(ctx, xs, ys, line_mode, params.connectedLimit, plot.x_step)
+            _trace(canvas, xs, ys, line_mode, params.connectedLimit, plot.x_step)
             ctx.stroke()
     ctx.restore()
 
@@ -403,15 +406,11 @@ def _bridge(runs, limit):
     return merged
 
 
-def _trace(ctx, xs, ys, mode, connected_limit, x_step):
+def _trace(canvas, xs, ys, mode, connected_limit, x_step):
     for px, py in _polylines(xs, ys, mode, connected_limit):
-        ctx.move_to(px[0], py[0])
         if len(px) == 1:  # a lone point: a short tick so it stays visible
-            ctx.line_to(px[0] + max(x_step, 1.0), py[0])
-            continue
-        line_to = ctx.line_to
-        for x, y in zip(px[1:], py[1:]):
-            line_to(x, y)
+            px, py = [px[0], px[0] + max(x_step, 1.0)], [py[0], py[0]]
+        canvas.polyline(px, py)
 
 
 def _fill_runs(canvas, xs, ys, baseline, mode, connected_limit, rgba, area):
