@@ -1,0 +1,133 @@
+"""Calculate functions: moving windows and percentiles (graphite-web's 'Calculate' group)."""
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from webapp.functions import InvalidParameter, Param, ParamTypes, function
+from webapp.functions.aggfuncs import reduce_columns, resolve, xff_mask
+from webapp.functions.combine import percentile_columns
+from webapp.functions.common import derive, reevaluate
+from webapp.functions.intervals import parse_interval
+
+SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
+WINDOW_SUGGESTIONS = (5, 7, 10, "1min", "5min", "10min", "30min", "1hour")
+WINDOW = Param("windowSize", ParamTypes.intOrInterval, required=True,
+               suggestions=WINDOW_SUGGESTIONS)
+XFF = Param("xFilesFactor", ParamTypes.float)
+CHUNK_ELEMENTS = 1 << 21
+
+
+def moving_values(values, window_points, func, x_files_factor):
+    """graphite's movingWindow loop over one preview series: output j aggregates the
+    `window_points` values ending at index j + window_points (non-null values only)."""
+    count = max(len(values) - window_points, 0)
+    if window_points <= 0 or count == 0:
+        return np.full(count, np.nan)
+    windows = sliding_window_view(values[1:], window_points)[:count]
+    result = np.empty(count)
+    chunk = max(CHUNK_ELEMENTS // window_points, 1)
+    for begin in range(0, count, chunk):
+        matrix = np.ascontiguousarray(windows[begin:begin + chunk].T)
+        valid = ~np.isnan(matrix)
+        reduced = reduce_columns(matrix, func, present=valid)
+        keep = xff_mask(valid.sum(axis=0), window_points, x_files_factor)
+        result[begin:begin + chunk] = np.where(keep, reduced, np.nan)
+    return result
+
+
+def _preview_seconds(series_list, window_size):
+    if isinstance(window_size, str):
+        return abs(parse_interval(window_size))
+    return max(series.step for series in series_list) * int(window_size)
+
+
+def _moving(ctx, series_list, window_size, func, x_files_factor=None):
+    """graphite's movingWindow: fetch again with `window_size` of history before the
+    start, then aggregate a trailing window at each point."""
+    canonical = resolve(func, "movingWindow", allow_series_suffix=False)
+    if not series_list:
+        return []
+    preview = _preview_seconds(series_list, window_size)
+    start = ctx.start_time - _timedelta(preview)
+    tag = "moving" + func.capitalize()
+    results = []
+    for series in reevaluate(ctx, series_list, start, ctx.end_time):
+        if isinstance(window_size, str):
+            name = f'{tag}({series.name},"{window_size}")'
+            points = preview // series.step
+        else:
+            name = f"{tag}({series.name},{window_size})"
+            points = int(window_size)
+        xff = x_files_factor if x_files_factor is not None else series.x_files_factor
+        values = moving_values(series.values, points, canonical, xff)
+        results.append(derive(series, name, values, {tag: window_size},
+                              start=series.start + preview))
+    return results
+
+
+def _timedelta(seconds):
+    from datetime import timedelta
+    return timedelta(seconds=seconds)
+
+
+@function("movingWindow", "Calculate", [
+    SERIES_LIST, WINDOW, Param("func", ParamTypes.aggFunc, default="average"), XFF])
+def movingWindow(ctx, seriesList, windowSize, func="average", xFilesFactor=None):
+    """A trailing window aggregated with `func` at each point: windowSize is a number of
+    points or an interval ("5min"). A window with too few values (xFilesFactor) is None.
+    Example: ``movingWindow(Server.instance01.threads.busy,10,"sum")``."""
+    return _moving(ctx, seriesList, windowSize, func, xFilesFactor)
+
+
+@function("movingAverage", "Calculate", [SERIES_LIST, WINDOW, XFF])
+def movingAverage(ctx, seriesList, windowSize, xFilesFactor=None):
+    """The average of a trailing window of points or time at each point.
+    Example: ``movingAverage(Server.instance01.threads.busy,'5min')``."""
+    return _moving(ctx, seriesList, windowSize, "average", xFilesFactor)
+
+
+@function("movingSum", "Calculate", [SERIES_LIST, WINDOW, XFF])
+def movingSum(ctx, seriesList, windowSize, xFilesFactor=None):
+    """The sum of a trailing window of points or time at each point."""
+    return _moving(ctx, seriesList, windowSize, "sum", xFilesFactor)
+
+
+@function("movingMin", "Calculate", [SERIES_LIST, WINDOW, XFF])
+def movingMin(ctx, seriesList, windowSize, xFilesFactor=None):
+    """The minimum of a trailing window of points or time at each point."""
+    return _moving(ctx, seriesList, windowSize, "min", xFilesFactor)
+
+
+@function("movingMax", "Calculate", [SERIES_LIST, WINDOW, XFF])
+def movingMax(ctx, seriesList, windowSize, xFilesFactor=None):
+    """The maximum of a trailing window of points or time at each point."""
+    return _moving(ctx, seriesList, windowSize, "max", xFilesFactor)
+
+
+@function("movingMedian", "Calculate", [SERIES_LIST, WINDOW, XFF])
+def movingMedian(ctx, seriesList, windowSize, xFilesFactor=None):
+    """The median of a trailing window of points or time at each point."""
+    return _moving(ctx, seriesList, windowSize, "median", xFilesFactor)
+
+
+def percentile_of(values, n, interpolate=False):
+    """graphite's _getPercentile over the non-null values of one series (None if none)."""
+    result = percentile_columns(np.asarray(values, dtype=np.float64)[:, None], n, interpolate)
+    return None if np.isnan(result[0]) else float(result[0])
+
+
+@function("nPercentile", "Calculate", [SERIES_LIST, Param("n", ParamTypes.float, required=True)])
+def nPercentile(ctx, seriesList, n):
+    """For each series, a constant line at its n-th percentile value (series without
+    values are dropped). Example: ``nPercentile(Server*.connections.total, 95)``."""
+    if not n:
+        raise InvalidParameter("nPercentile", "The requested percent is required to be "
+                               "greater than 0", "n")
+    results = []
+    for series in seriesList:
+        value = percentile_of(series.values, n)
+        if value is None:
+            continue
+        count = int((series.end - series.start) / series.step)
+        results.append(derive(series, f"nPercentile({series.name}, {n:g})",
+                              np.full(max(count, 0), value), {"nPercentile": n}))
+    return results

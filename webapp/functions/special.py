@@ -1,0 +1,93 @@
+"""Special functions (graphite-web's 'Special' group) and constant/identity lines."""
+import numpy as np
+
+from webapp.functions import Param, ParamTypes, function
+from webapp.functions.alias import substring_name
+from webapp.functions.common import ctx_xff, derive, renamed
+from webapp.series import CONSOLIDATION_FUNCS, TimeSeries
+
+SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
+
+
+def _epoch(moment):
+    return int(moment.timestamp())
+
+
+@function("constantLine", "Special", [Param("value", ParamTypes.float, required=True)])
+def constantLine(ctx, value):
+    """A horizontal line at `value` across the whole graph (three points: start, middle,
+    end). Example: ``constantLine(123.456)``."""
+    start, end = _epoch(ctx.start_time), _epoch(ctx.end_time)
+    step = int((end - start) / 2.0)
+    series = TimeSeries(str(value), start, end, step, [value, value, value],
+                        path_expression=f"constantLine({value})", x_files_factor=ctx_xff(ctx))
+    return [series]
+
+
+@function("identity", "Calculate", [Param("name", ParamTypes.string, required=True)])
+def identity(ctx, name):
+    """A series whose value at each minute is its own timestamp."""
+    start, end = _epoch(ctx.start_time), _epoch(ctx.end_time)
+    values = np.arange(start, end, 60, dtype=np.float64)
+    return [TimeSeries(name, start, end, 60, values, path_expression=f'identity("{name}")',
+                       x_files_factor=ctx_xff(ctx))]
+
+
+@function("consolidateBy", "Special", [
+    SERIES_LIST,
+    Param("consolidationFunc", ParamTypes.string, required=True, options=CONSOLIDATION_FUNCS),
+])
+def consolidateBy(ctx, seriesList, consolidationFunc):
+    """Sets how points are consolidated when a series has more points than pixels or
+    maxDataPoints: sum, average (avg), avg_zero, min, max, first or last.
+    Example: ``consolidateBy(Server.instance01.threads.busy,'max')``."""
+    return [derive(series, f'consolidateBy({series.name},"{consolidationFunc}")', None,
+                   {"consolidateBy": consolidationFunc}, consolidate_func=consolidationFunc)
+            for series in seriesList]
+
+
+@function("cumulative", "Special", [SERIES_LIST])
+def cumulative(ctx, seriesList):
+    """consolidateBy(seriesList, 'sum')."""
+    return consolidateBy(ctx, seriesList, "sum")
+
+
+@function("setXFilesFactor", "Special", [
+    SERIES_LIST, Param("xFilesFactor", ParamTypes.float, required=True)],
+    aliases=("xFilesFactor",))
+def setXFilesFactor(ctx, seriesList, xFilesFactor):
+    """Sets the share of non-null values (0 to 1) a consolidated point needs to be shown."""
+    results = []
+    for series in seriesList:
+        copy = derive(series, series.name, None, {"xFilesFactor": xFilesFactor},
+                      path_expression=series.path_expression, x_files_factor=xFilesFactor)
+        results.append(copy)
+    return results
+
+
+def _changes(values):
+    valid = ~np.isnan(values)
+    index = np.arange(len(values))
+    last = np.maximum.accumulate(np.where(valid, index, -1)) if len(values) else index
+    previous = np.full(len(values), -1)
+    previous[1:] = last[:-1]
+    before = values[np.maximum(previous, 0)]
+    return (valid & (previous >= 0) & (values != before)).astype(np.float64)
+
+
+@function("changed", "Special", [SERIES_LIST])
+def changed(ctx, seriesList):
+    """1 where the value differs from the last non-null value before it, else 0."""
+    return [derive(series, f"changed({series.name})", _changes(series.values))
+            for series in seriesList]
+
+
+@function("substr", "Special", [
+    SERIES_LIST,
+    Param("start", ParamTypes.node, default=0),
+    Param("stop", ParamTypes.node, default=0),
+])
+def substr(ctx, seriesList, start=0, stop=0):
+    """Names each series by the nodes start..stop of its metric name.
+    Example: ``substr(carbon.agents.hostname.avgUpdateTime,2,4)`` is ``hostname.avgUpdateTime``."""
+    return [renamed(series, substring_name(series.name, start, stop)) for series in seriesList]

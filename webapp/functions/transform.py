@@ -1,0 +1,481 @@
+"""Transform functions: each series in, one changed series out (graphite-web's 'Transform')."""
+import math
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from webapp.functions import InvalidParameter, Param, ParamTypes, function, INF
+from webapp.functions.aggfuncs import bucket_matrix, reduce_columns, resolve, xff_mask
+from webapp.functions.common import derive, reevaluate
+from webapp.functions.intervals import parse_interval
+
+SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
+INTERVAL_SUGGESTIONS = ("10min", "1h", "1d")
+
+
+def _elementwise(series_list, name_format, compute, tag, tag_value):
+    return [derive(series, name_format(series), compute(series.values), {tag: tag_value})
+            for series in series_list]
+
+
+@function("scale", "Transform", [SERIES_LIST, Param("factor", ParamTypes.float, required=True)])
+def scale(ctx, seriesList, factor):
+    """Multiplies each value by a constant. Example: ``scale(Server.instance01.threads.busy,10)``."""
+    return _elementwise(seriesList, lambda s: f"scale({s.name},{float(factor):g})",
+                        lambda v: v * factor, "scale", factor)
+
+
+@function("offset", "Transform", [SERIES_LIST, Param("factor", ParamTypes.float, required=True)])
+def offset(ctx, seriesList, factor):
+    """Adds a constant to each value. Example: ``offset(Server.instance01.threads.busy,10)``."""
+    return _elementwise(seriesList, lambda s: f"offset({s.name},{float(factor):g})",
+                        lambda v: v + factor, "offset", factor)
+
+
+@function("add", "Transform", [SERIES_LIST, Param("constant", ParamTypes.float, required=True)])
+def add(ctx, seriesList, constant):
+    """Adds a constant to each value (the name shows the constant as an integer)."""
+    return _elementwise(seriesList, lambda s: f"add({s.name},{int(constant)})",
+                        lambda v: v + constant, "add", constant)
+
+
+@function("absolute", "Transform", [SERIES_LIST])
+def absolute(ctx, seriesList):
+    """The absolute value of each point. Example: ``absolute(Server.instance01.threads.busy)``."""
+    return _elementwise(seriesList, lambda s: f"absolute({s.name})", np.abs, "absolute", 1)
+
+
+def _safe_pow(values, exponent):
+    """graphite's safePow: None where math.pow raises (domain error or overflow)."""
+    with np.errstate(all="ignore"):
+        result = np.power(values, exponent)
+    bad = np.isnan(result) | (np.isinf(result) & np.isfinite(values))
+    return np.where(bad, np.nan, result)
+
+
+@function("pow", "Transform", [SERIES_LIST, Param("factor", ParamTypes.float, required=True)])
+def pow(ctx, seriesList, factor):  # noqa: A001 - graphite's name
+    """Raises each value to the power of `factor` (None where that is undefined)."""
+    return _elementwise(seriesList, lambda s: f"pow({s.name},{float(factor):g})",
+                        lambda v: _safe_pow(v, factor), "pow", factor)
+
+
+@function("squareRoot", "Transform", [SERIES_LIST])
+def squareRoot(ctx, seriesList):
+    """The square root of each value (None for negative values)."""
+    return _elementwise(seriesList, lambda s: f"squareRoot({s.name})",
+                        lambda v: _safe_pow(v, 0.5), "squareRoot", 1)
+
+
+@function("invert", "Transform", [SERIES_LIST])
+def invert(ctx, seriesList):
+    """1/x for each value (None for 0)."""
+    return _elementwise(seriesList, lambda s: f"invert({s.name})",
+                        lambda v: _safe_pow(v, -1), "invert", 1)
+
+
+@function("isNonNull", "Transform", [SERIES_LIST])
+def isNonNull(ctx, seriesList):
+    """1 where the series has a value, 0 where it is None."""
+    return _elementwise(seriesList, lambda s: f"isNonNull({s.name})",
+                        lambda v: (~np.isnan(v)).astype(np.float64), "isNonNull", 1)
+
+
+@function("offsetToZero", "Transform", [SERIES_LIST])
+def offsetToZero(ctx, seriesList):
+    """Subtracts the series' minimum from each value, so its lowest point is 0."""
+    results = []
+    for series in seriesList:
+        valid = series.values[~np.isnan(series.values)]
+        minimum = float(valid.min()) if len(valid) else None
+        values = series.values - (np.nan if minimum is None else minimum)
+        results.append(derive(series, f"offsetToZero({series.name})", values,
+                              {"offsetToZero": minimum}))
+    return results
+
+
+@function("log", "Transform", [SERIES_LIST, Param("base", ParamTypes.integer, default=10)])
+def logarithm(ctx, seriesList, base=10):
+    """The logarithm of each value in `base` (default 10); None for values <= 0."""
+    results = []
+    for series in seriesList:
+        values = series.values
+        with np.errstate(all="ignore"):
+            logged = np.log(values) / math.log(base)
+        logged = np.where(values > 0, logged, np.nan)
+        results.append(derive(series, f"log({series.name}, {base})", logged, {"log": base}))
+    return results
+
+
+def _python_round(values, digits):
+    """round(x, digits) as Python does it (correctly rounded), vectorised: numpy's rounding
+    agrees except near a half, where Python's own round decides."""
+    scale = 10.0 ** digits
+    with np.errstate(all="ignore"):
+        scaled = values * scale
+        rounded = np.rint(scaled) / scale
+        doubtful = np.abs(np.abs(scaled - np.trunc(scaled)) - 0.5) < 1e-6
+    doubtful &= np.isfinite(values)
+    for index in np.flatnonzero(doubtful):
+        rounded[index] = round(float(values[index]), digits)
+    return np.where(np.isfinite(values), rounded, values)
+
+
+@function("scaleToSeconds", "Transform",
+          [SERIES_LIST, Param("seconds", ParamTypes.float, required=True)])
+def scaleToSeconds(ctx, seriesList, seconds):
+    """Scales each value from per-step to per-`seconds` (value * seconds / step, rounded to
+    6 decimals)."""
+    return [derive(series, f"scaleToSeconds({series.name},{int(seconds)})",
+                   _python_round(series.values * (seconds / series.step), 6),
+                   {"scaleToSeconds": seconds})
+            for series in seriesList]
+
+
+def _previous(values):
+    previous = np.empty_like(values)
+    previous[:1] = np.nan
+    previous[1:] = values[:-1]
+    return previous
+
+
+@function("derivative", "Transform", [SERIES_LIST])
+def derivative(ctx, seriesList):
+    """The difference between each value and the one before (None if either is None).
+    Example: ``derivative(company.server.application01.ifconfig.TXPackets)``."""
+    return _elementwise(seriesList, lambda s: f"derivative({s.name})",
+                        lambda v: v - _previous(v), "derivative", 1)
+
+
+def non_negative_delta(values, maxValue=None, minValue=None):
+    """graphite's _nonNegativeDelta over a whole series: counter deltas, None for the first
+    reading, after a gap, for values outside [minValue, maxValue], and for a counter that
+    went down (unless maxValue/minValue tell how it wrapped)."""
+    out_of_range = np.zeros(len(values), dtype=bool)
+    if maxValue is not None:
+        out_of_range |= values > maxValue
+    if minValue is not None:
+        out_of_range |= values < minValue
+    usable = np.where(out_of_range, np.nan, values)
+    previous = _previous(usable)
+    delta = np.where(values >= previous, values - previous, np.nan)
+    if maxValue is not None:
+        wrapped = maxValue + 1 + values - previous - (minValue or 0)
+    elif minValue is not None:
+        wrapped = values - minValue
+    else:
+        wrapped = np.full(len(values), np.nan)
+    delta = np.where(values < previous, wrapped, delta)
+    return np.where(out_of_range, np.nan, delta)
+
+
+DELTA_PARAMS = [SERIES_LIST, Param("maxValue", ParamTypes.float),
+                Param("minValue", ParamTypes.float)]
+
+
+@function("nonNegativeDerivative", "Transform", DELTA_PARAMS)
+def nonNegativeDerivative(ctx, seriesList, maxValue=None, minValue=None):
+    """The derivative of a counter, None where the counter went down (or, with maxValue,
+    the wrapped difference; with minValue, the difference from minValue). Values above
+    maxValue or below minValue are None."""
+    return _elementwise(seriesList, lambda s: f"nonNegativeDerivative({s.name})",
+                        lambda v: non_negative_delta(v, maxValue, minValue),
+                        "nonNegativeDerivative", 1)
+
+
+@function("perSecond", "Transform", DELTA_PARAMS)
+def perSecond(ctx, seriesList, maxValue=None, minValue=None):
+    """nonNegativeDerivative divided by the step in seconds (rounded to 6 decimals)."""
+    return [derive(series, f"perSecond({series.name})",
+                   _python_round(non_negative_delta(series.values, maxValue, minValue)
+                                 / series.step, 6), {"perSecond": 1})
+            for series in seriesList]
+
+
+def _cumulative(values):
+    valid = ~np.isnan(values)
+    running = np.cumsum(np.where(valid, values, 0.0))
+    return np.where(valid, running, np.nan)
+
+
+@function("integral", "Transform", [SERIES_LIST])
+def integral(ctx, seriesList):
+    """The running total of the series (None points stay None and add nothing)."""
+    return _elementwise(seriesList, lambda s: f"integral({s.name})", _cumulative,
+                        "integral", 1)
+
+
+@function("delay", "Transform", [SERIES_LIST, Param("steps", ParamTypes.integer, required=True)])
+def delay(ctx, seriesList, steps):
+    """Shifts the values `steps` points later (earlier if negative), filling with None.
+    As in graphite-web 1.1.10, a delay of 0 gives an empty series."""
+    results = []
+    for series in seriesList:
+        values = series.values
+        count = min(abs(steps), len(values))
+        if steps < 0:
+            shifted = np.concatenate([values[-steps:], np.full(count, np.nan)])
+        else:
+            shifted = np.concatenate([np.full(count, np.nan), values[:-steps] if steps else []])
+        results.append(derive(series, f"delay({series.name},{steps})", shifted,
+                              {"delay": steps}))
+    return results
+
+
+def _gaps(valid):
+    """For each position: the index of the last valid point at or before it (-1 if none),
+    of the first valid point at or after it (len if none)."""
+    index = np.arange(len(valid))
+    last = np.maximum.accumulate(np.where(valid, index, -1)) if len(valid) else index
+    following = np.where(valid, index, len(valid))
+    following = np.minimum.accumulate(following[::-1])[::-1] if len(valid) else index
+    return last, following
+
+
+def keep_last(values, limit=INF):
+    """Fill each gap of at most `limit` Nones with the value before it."""
+    valid = ~np.isnan(values)
+    if valid.all() or not valid.any():
+        return values.copy()
+    last, following = _gaps(valid)
+    fill = ~valid & (last >= 0) & (following - last - 1 <= limit)
+    return np.where(fill, values[np.maximum(last, 0)], values)
+
+
+@function("keepLastValue", "Transform",
+          [SERIES_LIST, Param("limit", ParamTypes.intOrInf, default=INF)])
+def keepLastValue(ctx, seriesList, limit=INF):
+    """Continues the line with the last value across gaps of at most `limit` Nones
+    (default: any gap). Example: ``keepLastValue(Server01.connections.handled, 10)``."""
+    return [derive(series, f"keepLastValue({series.name})", keep_last(series.values, limit))
+            for series in seriesList]
+
+
+def interpolate_gaps(values, limit=INF):
+    """Fill gaps of at most `limit` Nones that have a value on both sides, linearly."""
+    valid = ~np.isnan(values)
+    if valid.all() or not valid.any():
+        return values.copy()
+    last, following = _gaps(valid)
+    gap = following - last - 1
+    inner = ~valid & (last >= 0) & (following < len(values)) & (gap <= limit)
+    before = values[np.maximum(last, 0)]
+    after = values[np.minimum(following, len(values) - 1)]
+    index = np.arange(len(values))
+    with np.errstate(all="ignore"):
+        filled = before + (index - last) * (after - before) / (gap + 1)
+    return np.where(inner, filled, values)
+
+
+@function("interpolate", "Transform",
+          [SERIES_LIST, Param("limit", ParamTypes.intOrInf, default=INF)])
+def interpolate(ctx, seriesList, limit=INF):
+    """Fills gaps of at most `limit` Nones between two values linearly (leading and
+    trailing gaps stay None)."""
+    return [derive(series, f"interpolate({series.name})", interpolate_gaps(series.values, limit))
+            for series in seriesList]
+
+
+@function("transformNull", "Transform", [
+    SERIES_LIST,
+    Param("default", ParamTypes.float, default=0),
+    Param("referenceSeries", ParamTypes.seriesList),
+])
+def transformNull(ctx, seriesList, default=0, referenceSeries=None):
+    """Replaces None with `default` (0). With referenceSeries, only where at least one of
+    the reference series has a value."""
+    defaults = None
+    if referenceSeries:
+        from webapp.series import stack
+        defaults = np.where((~np.isnan(stack(referenceSeries))).any(axis=0), float(default),
+                            np.nan)
+    results = []
+    for series in seriesList:
+        suffix = ",referenceSeries" if referenceSeries else ""
+        name = f"transformNull({series.name},{float(default):g}{suffix})"
+        tags = {"transformNull": default}
+        if referenceSeries:
+            tags["referenceSeries"] = 1
+        if defaults is None or not len(defaults):
+            values = np.where(np.isnan(series.values), float(default), series.values)
+        else:
+            width = max(len(series), len(defaults))
+            values = np.full(width, np.nan)
+            values[:len(series)] = series.values
+            fills = np.full(width, np.nan)
+            fills[:len(defaults)] = defaults
+            values = np.where(np.isnan(values), fills, values)
+        results.append(derive(series, name, values, tags))
+    return results
+
+
+def _summarize_buckets(series, func, interval, new_start, new_end):
+    """graphite's _summarizeValues: values grouped into [t, t + interval) buckets from
+    new_start while t < new_end; a bucket is None unless xff(nonNull, interval / step)."""
+    count = max(0, -(-(new_end - new_start) // interval))
+    points = min(len(series), max(0, -(-(series.end - series.start) // series.step)))
+    stamps = series.start + np.arange(points, dtype=np.int64) * series.step
+    values = series.values[:points]
+    inside = (stamps >= new_start) & (stamps < new_start + count * interval)
+    buckets = (stamps[inside] - new_start) // interval
+    matrix, present = bucket_matrix(buckets, values[inside], count)
+    result = reduce_columns(matrix, func, present)
+    non_null = (~np.isnan(matrix)).sum(axis=0)
+    keep = xff_mask(non_null, interval / series.step, series.x_files_factor)
+    return np.where(keep, result, np.nan), new_start + count * interval
+
+
+@function("summarize", "Transform", [
+    SERIES_LIST,
+    Param("intervalString", ParamTypes.interval, required=True, suggestions=INTERVAL_SUGGESTIONS),
+    Param("func", ParamTypes.aggFunc, default="sum"),
+    Param("alignToFrom", ParamTypes.boolean, default=False),
+])
+def summarize(ctx, seriesList, intervalString, func="sum", alignToFrom=False):
+    """Summarizes each series into buckets of `intervalString` with `func` (sum by default;
+    average, max, min, last, ...). Buckets align to multiples of the interval, or to the
+    series start with alignToFrom. Example: ``summarize(counter.errors, "1h")``."""
+    canonical = resolve(func, "summarize", allow_series_suffix=False)
+    interval = parse_interval(intervalString)
+    if interval <= 0:
+        raise InvalidParameter("summarize", f"interval must be positive: {intervalString!r}",
+                               "intervalString")
+    results = []
+    for series in seriesList:
+        if alignToFrom:
+            new_start, new_end = series.start, series.end
+        else:
+            new_start = series.start - series.start % interval
+            new_end = series.end - series.end % interval + interval
+        values, aligned_end = _summarize_buckets(series, canonical, interval, new_start, new_end)
+        suffix = ", true" if alignToFrom else ""
+        name = f'summarize({series.name}, "{intervalString}", "{func}"{suffix})'
+        results.append(derive(series, name, values,
+                              {"summarize": intervalString, "summarizeFunction": func},
+                              start=new_start, end=aligned_end if alignToFrom else new_end,
+                              step=interval))
+    return results
+
+
+def _hit_contributions(series, interval, new_start, bucket_count):
+    """(bucket, order, amount) of every share of every value, as graphite's hitcount spreads
+    value * seconds over the buckets each point's [t, t + step) overlaps."""
+    step = series.step
+    index = np.flatnonzero(~np.isnan(series.values))
+    value = series.values[index]
+    start_time = series.start + index * step
+    start_bucket, start_mod = np.divmod(start_time - new_start, interval)
+    end_bucket, end_mod = np.divmod(start_time + step - new_start, interval)
+    clamp = end_bucket >= bucket_count
+    end_bucket = np.where(clamp, bucket_count - 1, end_bucket)
+    end_mod = np.where(clamp, interval, end_mod)
+    same = start_bucket == end_bucket
+    parts = [(start_bucket[same], index[same], value[same] * (end_mod - start_mod)[same])]
+    split = ~same
+    parts.append((start_bucket[split], index[split], value[split] * (interval - start_mod[split])))
+    middle = np.maximum(end_bucket - start_bucket - 1, 0) * split
+    owner = np.repeat(np.arange(len(index)), middle)
+    offsets = np.arange(len(owner)) - np.repeat(np.cumsum(middle) - middle, middle)
+    parts.append((start_bucket[owner] + 1 + offsets, index[owner], value[owner] * interval))
+    tail = split & (end_mod > 0)
+    parts.append((end_bucket[tail], index[tail], value[tail] * end_mod[tail]))
+    buckets = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    order = np.concatenate([p[1] for p in parts])
+    amounts = np.concatenate([p[2] for p in parts]).astype(np.float64)
+    keep = (buckets >= 0) & (buckets < bucket_count)
+    return buckets[keep], order[keep], amounts[keep]
+
+
+def _hitcount_values(series, interval):
+    bucket_count = int(math.ceil((series.end - series.start) / interval))
+    new_start = int(series.end - bucket_count * interval)
+    buckets, order, amounts = _hit_contributions(series, interval, new_start, bucket_count)
+    sequence = np.lexsort((order, buckets))
+    matrix, _ = bucket_matrix(buckets[sequence], amounts[sequence], bucket_count)
+    return reduce_columns(matrix, "sum"), new_start
+
+
+def _aligned_start(start_time, interval):
+    if interval >= 86400:
+        return start_time.replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval >= 3600:
+        return start_time.replace(minute=0, second=0, microsecond=0)
+    if interval >= 60:
+        return start_time.replace(second=0, microsecond=0)
+    return start_time
+
+
+@function("hitcount", "Transform", [
+    SERIES_LIST,
+    Param("intervalString", ParamTypes.interval, required=True, suggestions=INTERVAL_SUGGESTIONS),
+    Param("alignToInterval", ParamTypes.boolean, default=False),
+])
+def hitcount(ctx, seriesList, intervalString, alignToInterval=False):
+    """Estimates hit counts from a series of per-second rates: each value times the seconds
+    its step overlaps each `intervalString` bucket, summed per bucket. With
+    alignToInterval the series are fetched again from a start aligned to the interval."""
+    interval = parse_interval(intervalString)
+    if interval <= 0:
+        raise InvalidParameter("hitcount", f"interval must be positive: {intervalString!r}",
+                               "intervalString")
+    if alignToInterval:
+        start = _aligned_start(ctx.start_time, interval)
+        seriesList = [series.copy(path_expression=series.path_expression)
+                      for series in reevaluate(ctx, seriesList, start, ctx.end_time)]
+        for series in seriesList:
+            series.end = series.start + (series.end - series.start) // interval * interval \
+                + interval
+    results = []
+    for series in seriesList:
+        values, new_start = _hitcount_values(series, interval)
+        suffix = ", true" if alignToInterval else ""
+        results.append(derive(series, f'hitcount({series.name}, "{intervalString}"{suffix})',
+                              values, {"hitcount": intervalString}, start=new_start,
+                              step=interval))
+    return results
+
+
+def _is_dst(moment, tz):
+    local = moment.astimezone(tz) if tz is not None else moment
+    return bool(local.dst())
+
+
+def _dst_offset(ctx, start, end):
+    tz = getattr(ctx, "tz", None)
+    request = (_is_dst(ctx.start_time, tz), _is_dst(ctx.end_time, tz))
+    shifted = (_is_dst(start, tz), _is_dst(end, tz))
+    if all(request) and not any(shifted):
+        return timedelta(hours=1)
+    if not any(request) and all(shifted):
+        return timedelta(hours=-1)
+    return timedelta(0)
+
+
+@function("timeShift", "Transform", [
+    SERIES_LIST,
+    Param("timeShift", ParamTypes.interval, required=True,
+          suggestions=("1h", "6h", "12h", "1d", "2d", "7d", "14d", "30d")),
+    Param("resetEnd", ParamTypes.boolean, default=True),
+    Param("alignDst", ParamTypes.boolean, default=False),
+])
+def timeShift(ctx, seriesList, timeShift, resetEnd=True, alignDst=False):
+    """Draws the series shifted in time: fetched again `timeShift` earlier (a leading '+'
+    shifts forward) and laid over the original period. Example:
+    ``timeShift(Sales.widgets.largeBlue,"7d")``."""
+    if timeShift[:1].isdigit():
+        timeShift = "-" + timeShift
+    delta = timedelta(seconds=parse_interval(timeShift))
+    if not seriesList:
+        return []
+    start, end = ctx.start_time + delta, ctx.end_time + delta
+    if alignDst:
+        shift = _dst_offset(ctx, start, end)
+        start, end = start + shift, end + shift
+    first = seriesList[0]
+    results = []
+    for shifted in reevaluate(ctx, seriesList, start, end):
+        new_end = first.end if resetEnd else shifted.end - shifted.start + first.start
+        results.append(derive(shifted, f'timeShift({shifted.name}, "{timeShift}")', None,
+                              {"timeShift": timeShift}, path_expression=shifted.path_expression,
+                              start=first.start, end=new_end))
+    return results
