@@ -32,7 +32,7 @@ class StatsdConfig:
     udp_interface: str = "127.0.0.1"
     udp_port: int = 8125
     tcp_port: int = 0                      # 0 = no TCP listener
-    udp_rcvbuf: int = 8 * 1024 * 1024      # SO_RCVBUF asked of the kernel, bytes
+    udp_buffer_size: int = 8 * 1024 * 1024  # SO_RCVBUF asked of the kernel, bytes
     flush_interval: float = 10.0           # seconds
     percent_threshold: tuple = (90.0,)
     legacy_namespace: bool = False
@@ -86,9 +86,14 @@ def parse_histogram(text: str) -> tuple:
         entries = json.loads(text) if text.strip() else []
     except json.JSONDecodeError as exc:
         raise StatsdConfigError("HISTOGRAM", text, f"is not JSON ({exc.msg})") from None
+    return histogram_rules(entries)
+
+
+def histogram_rules(entries) -> tuple:
+    """statsd's histogram list, already decoded from JSON -> HistogramRules."""
     if not isinstance(entries, list):
-        raise StatsdConfigError("HISTOGRAM", text, "must be a JSON list")
-    return tuple(_histogram_rule(text, entry) for entry in entries)
+        raise StatsdConfigError("HISTOGRAM", entries, "must be a JSON list")
+    return tuple(_histogram_rule(entries, entry) for entry in entries)
 
 
 def _histogram_rule(text, entry) -> HistogramRule:
@@ -110,3 +115,31 @@ def _bin(text, bound) -> float:
 def parse_names(text: str) -> tuple:
     """`count, median,upper_percent` -> ('count', 'median', 'upper_percent')."""
     return tuple(part.strip() for part in text.split(",") if part.strip())
+
+
+def config_from_settings(values) -> StatsdConfig:
+    """StatsdConfig from the `[statsd]` section's values (a mapping of KEY -> typed value).
+
+    Keys are the field names upper-cased; unknown keys and None (unset) are left to the
+    defaults. HISTOGRAM may be the JSON text or its decoded list, PERCENT_THRESHOLD and
+    CALCULATED_TIMER_METRICS a comma list or a sequence.
+    """
+    names = set(StatsdConfig.__dataclass_fields__)
+    kwargs = {key.lower(): value for key, value in values.items()
+              if key.lower() in names and value is not None}
+    histogram = kwargs.get("histogram")
+    if isinstance(histogram, str):
+        kwargs["histogram"] = parse_histogram(histogram)
+    elif histogram is not None and not isinstance(histogram, tuple):
+        kwargs["histogram"] = histogram_rules(histogram)
+    thresholds = kwargs.get("percent_threshold")
+    if isinstance(thresholds, str):
+        kwargs["percent_threshold"] = parse_percent_threshold(thresholds)
+    elif thresholds is not None:
+        kwargs["percent_threshold"] = tuple(float(p) for p in thresholds)
+    calculated = kwargs.get("calculated_timer_metrics")
+    if isinstance(calculated, str):
+        kwargs["calculated_timer_metrics"] = parse_names(calculated)
+    elif calculated is not None:
+        kwargs["calculated_timer_metrics"] = tuple(calculated)
+    return StatsdConfig(**kwargs)

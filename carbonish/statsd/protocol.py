@@ -1,0 +1,137 @@
+"""statsd over Twisted: UDP datagrams and TCP chunks into the aggregator, flushed on a timer.
+
+The protocols only frame. Datagrams read in one reactor pass (Twisted's UDP port reads
+up to 256 KiB of them per readiness event) are gathered by a PacketBatcher and handed to
+the aggregator in one `process_packets` call once the reactor turns round, so the cost
+of a packet is its line, not a Python call chain. TCP is framed as statsd's TCP server
+frames it: every run of whole lines that arrives is one packet.
+
+StatsdService owns the flush: every FLUSH_INTERVAL seconds (and once more when it stops,
+so the last interval is not lost) it drains the batcher, flushes the aggregator and
+hands the rows to `sink` (service.py wires it to the cache's `ingest.points`).
+"""
+from twisted.application.service import Service
+from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+
+log = Logger(namespace="carbonish.statsd")
+
+UDP_MAX_PACKET_SIZE = 65535   # pass to listenUDP: Twisted's 8192 default truncates
+TCP_MAX_LENGTH = 1024 * 1024  # a line longer than this is skipped, as plaintext does
+
+
+class PacketBatcher:
+    """Packets gathered while the reactor reads, processed together when it is idle."""
+
+    def __init__(self, aggregator, clock, max_pending=20_000):
+        self.aggregator = aggregator
+        self.clock = clock
+        self.max_pending = max_pending
+        self.pending = []
+        self._call = None
+
+    def add(self, packet: bytes) -> None:
+        self.pending.append(packet)
+        if len(self.pending) >= self.max_pending:
+            self.drain()
+        elif self._call is None:
+            self._call = self.clock.callLater(0, self.drain)
+
+    def drain(self) -> None:
+        """Process everything pending now."""
+        if self._call is not None:
+            if self._call.active():
+                self._call.cancel()
+            self._call = None
+        packets, self.pending = self.pending, []
+        self.aggregator.process_packets(packets)
+
+
+class StatsdUDP(DatagramProtocol):
+    """One datagram is one statsd packet."""
+    noisy = False
+
+    def __init__(self, batcher):
+        self.batcher = batcher
+
+    def datagramReceived(self, data, addr):
+        self.batcher.add(data)
+
+
+class StatsdTCP(Protocol):
+    """Whole lines as they arrive, one packet per run (statsd's servers/tcp.js)."""
+
+    def __init__(self):
+        self._buffer = b""
+        self._skipping = False
+
+    def dataReceived(self, data):
+        if self._skipping:
+            newline = data.find(b"\n")
+            if newline < 0:
+                return
+            self._skipping = False
+            data = data[newline + 1:]
+        data = self._buffer + data
+        cut = data.rfind(b"\n") + 1
+        self._buffer = data[cut:]
+        if cut:
+            self.factory.batcher.add(data[:cut])
+        if len(self._buffer) > self.factory.max_length:
+            self.factory.too_long(self._buffer)
+            self._buffer = b""
+            self._skipping = True
+
+
+class StatsdTCPFactory(Factory):
+    protocol = StatsdTCP
+    noisy = False
+
+    def __init__(self, batcher, max_length=TCP_MAX_LENGTH):
+        self.batcher = batcher
+        self.max_length = max_length
+        self.too_long_lines = 0
+
+    def too_long(self, start):
+        self.too_long_lines += 1
+        log.warn("statsd TCP line longer than {limit} bytes skipped: {start!r}...",
+                 limit=self.max_length, start=start[:100])
+
+
+class StatsdService(Service):
+    """Flushes `aggregator` into `sink(rows)` every flush interval on `clock`."""
+
+    def __init__(self, config, aggregator, sink, clock):
+        self.config = config
+        self.aggregator = aggregator
+        self.sink = sink
+        self.clock = clock
+        self.batcher = PacketBatcher(aggregator, clock)
+        self._loop = LoopingCall(self.flush)
+        self._loop.clock = clock
+
+    def udp_protocol(self) -> StatsdUDP:
+        return StatsdUDP(self.batcher)
+
+    def tcp_factory(self) -> StatsdTCPFactory:
+        return StatsdTCPFactory(self.batcher)
+
+    def startService(self):
+        super().startService()
+        self._loop.start(self.config.flush_interval, now=False)
+
+    def stopService(self):
+        super().stopService()
+        if self._loop.running:
+            self._loop.stop()
+        self.flush()
+
+    def flush(self) -> None:
+        """One flush now: pending packets in, rows out to the sink."""
+        self.batcher.drain()
+        rows = self.aggregator.flush()
+        try:
+            self.sink(rows)
+        except Exception:  # the timer must outlive a failing sink; the rows are logged lost
+            log.failure("statsd flush of {count} rows failed", count=len(rows))

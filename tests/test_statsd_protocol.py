@@ -1,0 +1,227 @@
+"""statsd framing (UDP, TCP), batching and the flush service; one real-reactor UDP run."""
+import json
+import os
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from twisted.internet import task
+from twisted.internet.address import IPv4Address
+from twisted.internet.testing import StringTransport
+
+from carbonish.statsd.aggregator import StatsdAggregator
+from carbonish.statsd.config import (HistogramRule, StatsdConfig, StatsdConfigError,
+                                     config_from_settings)
+from carbonish.statsd.protocol import PacketBatcher, StatsdService, StatsdTCPFactory
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class RecordingAggregator:
+    def __init__(self):
+        self.calls = []
+
+    def process_packets(self, packets):
+        self.calls.append(list(packets))
+
+
+def test_batcher_hands_over_everything_once_the_reactor_turns():
+    clock, agg = task.Clock(), RecordingAggregator()
+    batcher = PacketBatcher(agg, clock)
+    for packet in (b"a:1|c", b"b:2|c", b"c:3|c"):
+        batcher.add(packet)
+    assert agg.calls == []
+    clock.advance(0)
+    assert agg.calls == [[b"a:1|c", b"b:2|c", b"c:3|c"]]
+    batcher.add(b"d:1|c")
+    clock.advance(0)
+    assert agg.calls[-1] == [b"d:1|c"]
+
+
+def test_batcher_drains_at_once_when_full():
+    clock, agg = task.Clock(), RecordingAggregator()
+    batcher = PacketBatcher(agg, clock, max_pending=3)
+    for i in range(7):
+        batcher.add(b"%d" % i)
+    assert agg.calls == [[b"0", b"1", b"2"], [b"3", b"4", b"5"]]
+    clock.advance(0)
+    assert agg.calls[-1] == [b"6"] and clock.getDelayedCalls() == []
+
+
+def _tcp(max_length=1024):
+    clock, agg = task.Clock(), RecordingAggregator()
+    factory = StatsdTCPFactory(PacketBatcher(agg, clock), max_length=max_length)
+    proto = factory.buildProtocol(IPv4Address("TCP", "127.0.0.1", 5555))
+    proto.makeConnection(StringTransport())
+    return proto, factory, clock, agg
+
+
+@pytest.mark.parametrize("one_byte_at_a_time", [False, True])
+def test_tcp_takes_whole_lines_only(one_byte_at_a_time):
+    proto, _, clock, agg = _tcp()
+    data = b"a:1|c\nb:2|ms\nc:3"
+    chunks = [data[i:i + 1] for i in range(len(data))] if one_byte_at_a_time else [data]
+    for chunk in chunks:
+        proto.dataReceived(chunk)
+    clock.advance(0)
+    assert b"".join(sum(agg.calls, [])) == b"a:1|c\nb:2|ms\n"
+    proto.dataReceived(b"|g\n")
+    clock.advance(0)
+    assert agg.calls[-1][-1] == b"c:3|g\n"
+    assert not proto.transport.disconnecting
+
+
+def test_tcp_skips_a_line_over_the_limit():
+    proto, factory, clock, agg = _tcp(max_length=10)
+    proto.dataReceived(b"ok:1|c\n" + b"x" * 30)
+    proto.dataReceived(b"y" * 30)
+    proto.dataReceived(b"zz:1|c\nafter:1|c\n")
+    clock.advance(0)
+    assert sum(agg.calls, []) == [b"ok:1|c\n", b"after:1|c\n"]
+    assert factory.too_long_lines == 1
+
+
+def _service(sink, **kwargs):
+    clock = task.Clock()
+    clock.advance(1000)
+    config = StatsdConfig(flush_interval=10, **kwargs)
+    service = StatsdService(config, StatsdAggregator(config, clock), sink, clock)
+    return service, clock
+
+
+def _value(rows, name):
+    return dict((n, v) for n, (_, v) in rows)[name]
+
+
+def test_service_flushes_every_interval_and_on_stop():
+    flushes = []
+    service, clock = _service(flushes.append)
+    service.startService()
+    udp = service.udp_protocol()
+    udp.datagramReceived(b"hits:1|c\nhits:1|c", ("127.0.0.1", 9))
+    clock.advance(9.9)
+    assert flushes == []
+    clock.advance(0.1)
+    assert _value(flushes[0], "stats.counters.hits.count") == 2.0
+    assert flushes[0][0][1][0] == 1010                      # timestamp of the flush
+    udp.datagramReceived(b"hits:5|c", ("127.0.0.1", 9))   # pending, never turned round
+    service.stopService()
+    assert len(flushes) == 2
+    assert _value(flushes[1], "stats.counters.hits.count") == 5.0
+    clock.advance(100)
+    assert len(flushes) == 2
+
+
+def test_service_tcp_factory_feeds_the_same_aggregator():
+    flushes = []
+    service, clock = _service(flushes.append)
+    service.startService()
+    proto = service.tcp_factory().buildProtocol(IPv4Address("TCP", "127.0.0.1", 1))
+    proto.makeConnection(StringTransport())
+    proto.dataReceived(b"t:3|ms\nt:5|ms\n")
+    clock.advance(10)
+    assert _value(flushes[0], "stats.timers.t.mean") == 4.0
+    assert _value(flushes[0], "stats.counters.statsd.packets_received.count") == 1.0
+
+
+def test_service_keeps_flushing_after_a_failing_sink():
+    calls = []
+
+    def sink(rows):
+        calls.append(rows)
+        if len(calls) == 1:
+            raise OSError("cache gone")
+
+    service, clock = _service(sink)
+    service.startService()
+    clock.advance(10)
+    clock.advance(10)
+    assert len(calls) == 2
+    service.stopService()
+
+
+def test_config_from_settings():
+    config = config_from_settings({
+        "ENABLE": True, "UDP_PORT": 0, "FLUSH_INTERVAL": 5.0, "PERCENT_THRESHOLD": [90, 99],
+        "HISTOGRAM": [{"metric": "x", "bins": [1, "inf"]}], "LEGACY_NAMESPACE": None,
+        "UDP_BUFFER_SIZE": 1 << 20, "NOT_A_FIELD": 1, "CALCULATED_TIMER_METRICS": "count,mean",
+    })
+    assert config.enable and config.udp_port == 0 and config.flush_interval == 5.0
+    assert config.percent_threshold == (90.0, 99.0)
+    assert config.histogram == (HistogramRule("x", (1.0, float("inf"))),)
+    assert config.legacy_namespace is False and config.udp_buffer_size == 1 << 20
+    assert config.calculated_timer_metrics == ("count", "mean")
+    text = config_from_settings({"HISTOGRAM": '[{"metric": "", "bins": [2]}]',
+                                 "PERCENT_THRESHOLD": "50,-5",
+                                 "CALCULATED_TIMER_METRICS": ["upper"]})
+    assert text.histogram == (HistogramRule("", (2.0,)),)
+    assert text.percent_threshold == (50.0, -5.0) and text.calculated_timer_metrics == ("upper",)
+    with pytest.raises(StatsdConfigError, match="JSON list"):
+        config_from_settings({"HISTOGRAM": {"metric": "x"}})
+
+
+SERVER = textwrap.dedent("""
+    import json, signal, socket, sys
+    from twisted.internet import reactor
+    from carbonish.statsd.aggregator import StatsdAggregator
+    from carbonish.statsd.config import StatsdConfig
+    from carbonish.statsd.protocol import StatsdService, UDP_MAX_PACKET_SIZE
+
+    def sink(rows):
+        print(json.dumps(rows), flush=True)
+
+    config = StatsdConfig(flush_interval=0.2)
+    service = StatsdService(config, StatsdAggregator(config, reactor), sink, reactor)
+    port = reactor.listenUDP(0, service.udp_protocol(), interface="127.0.0.1",
+                             maxPacketSize=UDP_MAX_PACKET_SIZE)
+    service.startService()
+    reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
+    print(json.dumps({"port": port.getHost().port}), flush=True)
+    reactor.run()
+""")
+
+
+def _read_json_line(proc, selector, deadline):
+    while time.monotonic() < deadline:
+        if selector.select(timeout=max(0.0, deadline - time.monotonic())):
+            line = proc.stdout.readline()
+            if line:
+                return json.loads(line)
+    raise AssertionError("no output from the statsd server before the deadline")
+
+
+def test_real_reactor_udp_packets_are_flushed():
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-c", SERVER], stdout=subprocess.PIPE,
+                            text=True, env=env)
+    selector = selectors.DefaultSelector()
+    selector.register(proc.stdout, selectors.EVENT_READ)
+    try:
+        deadline = time.monotonic() + 20
+        port = _read_json_line(proc, selector, deadline)["port"]
+        big = b"\n".join(b"big.%d:1|c" % i for i in range(1500))   # > Twisted's 8192 default
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            for _ in range(50):
+                s.sendto(b"hits:1|c\nlat:5|ms", ("127.0.0.1", port))
+            s.sendto(big, ("127.0.0.1", port))
+        seen, counted = {}, 0
+        while counted < 50 or "stats.counters.big.1499.count" not in seen:
+            rows = _read_json_line(proc, selector, deadline)
+            for name, (_, value) in rows:
+                seen[name] = seen.get(name, 0) + value
+            counted = seen.get("stats.counters.hits.count", 0)
+        assert counted == 50 and seen["stats.timers.lat.count"] == 50
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=20)   # keep reading: a full pipe would block the reactor
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
