@@ -771,3 +771,23 @@ def test_info_on_a_directory_is_one_line_error(tmp_path):
     # whisper.info returns None for any file it cannot open; carbonish's raises.
     for engine in ENGINES:
         one_line_error(run_ours('info', [str(tmp_path)], engine=engine))
+
+
+# Newest first, one a minute: inf and -inf share a 5-minute bucket, nan is in the next one.
+SPECIAL_VALUES = ['inf', '-inf', '1e-300', '-0.0', '1e22', '123456789.123456789', 'nan', '5e-324']
+
+
+def test_special_values_print_like_script(twins):
+    """IEEE specials and extreme magnitudes through update, fetch, dump and diff."""
+    twins.put('a.wsp', lambda p: oracle.create(p, [(60, 20), (300, 12)], xFilesFactor=0))
+    twins.put('b.wsp', lambda p: oracle.create(p, [(60, 20), (300, 12)], xFilesFactor=0))
+    points = ['%d:%s' % (NOW - 60 * (i + 1), v) for i, v in enumerate(SPECIAL_VALUES)]
+    twins.same('update', '{d}/a.wsp', *points)
+    twins.files_equal('a.wsp')
+    window = ('--from=%d' % (NOW - 1200), '--until=%d' % NOW)
+    assert 'nan' in twins.same('fetch', '{d}/a.wsp', *window).out
+    assert 'inf' in twins.same('fetch', '{d}/a.wsp', '--json', *window).out
+    assert 'e-300' in twins.same('dump', '{d}/a.wsp').out
+    twins.same('dump', '--raw', '{d}/a.wsp')
+    assert 'NaN' in twins.same('diff', '--json', '{d}/a.wsp', '{d}/b.wsp').out
+    twins.same('diff', '{d}/a.wsp', '{d}/b.wsp')
