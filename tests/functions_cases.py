@@ -198,3 +198,19 @@ case("sortByMinima", ALL)
 case("constantLine", 42)
 case("constantLine", 1.5)
 case("identity", "the.time")
+
+# maxDataPoints consolidation as graphite-web's json renderer does it:
+# (id, [series spec with optional consolidation function and xFilesFactor], maxDataPoints)
+LONG = [float(i % 13) if i % 7 else None for i in range(100)]
+CONSOLIDATION_CASES = []
+for func in ("average", "sum", "max", "min", "first", "last", "avg_zero", "avg"):
+    for mdp in (1, 2, 7, 10, 33, 99, 100, 500):
+        CONSOLIDATION_CASES.append((f"{func}-{mdp}", [("long.a", BASE + 10, 10, LONG, func, 0)], mdp))
+for xff in (0.3, 0.5, 0.9):
+    CONSOLIDATION_CASES.append((f"xff-{xff}", [("long.a", BASE, 10, LONG, "average", xff)], 15))
+CONSOLIDATION_CASES.append(("two-steps", [("long.a", BASE, 10, LONG, "average", 0),
+                                          ("long.b", BASE, 60, LONG[:17], "sum", 0)], 9))
+CONSOLIDATION_CASES.append(("offset-start", [("long.a", BASE + 7, 10, LONG, "max", 0)], 9))
+CONSOLIDATION_CASES.append(("empty", [("e.e", BASE, 10, [], "average", 0)], 5))
+CONSOLIDATION_CASES.append(("different-ranges", [("long.a", BASE, 10, LONG[:30], "average", 0),
+                                                 ("long.b", BASE + 600, 10, LONG, "sum", 0)], 20))

@@ -88,8 +88,21 @@ def run_case(case):
     return {"series": [dump(s) for s in result]}
 
 
+def run_consolidation(specs, max_data_points):
+    from graphite.render.views import renderViewJson
+    data = []
+    for name, start, step, values, func, xff in specs:
+        series = TimeSeries(name, start, start + step * len(values), step, list(values),
+                            consolidate=func, xFilesFactor=xff)
+        data.append(series)
+    response = renderViewJson({"maxDataPoints": max_data_points}, data)
+    return json.loads(response.content)
+
+
 def main():
     golden = {case["id"]: run_case(case) for case in cases.CASES}
+    golden["__consolidation__"] = {key: run_consolidation(specs, mdp)
+                                   for key, specs, mdp in cases.CONSOLIDATION_CASES}
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",
                         "functions_golden.json")
     with open(path, "w") as out:
