@@ -1,0 +1,869 @@
+"""Ingest side by side: `carbonish cache` against Graphite's carbon-cache 1.1.10.
+
+Same machine, same run, same scenario; runs alternate carbon, carbonish, carbon,
+carbonish and the tables quote medians (issue 4, Performance):
+
+1. write-heavy: 1,000 metrics x 2,000 points over one TCP connection;
+2. create-heavy: 20,000 metrics x 30 points over one TCP connection;
+   both: points persisted per second from the first byte sent until every point is on
+   disk (the last point of every metric read back with the real `whisper` module; the
+   end is the newest modification time of the files once all are complete), and the peak
+   RSS of the daemon's process tree (psutil, sampled every 50 ms);
+3. UDP: the highest send rate, one line per datagram, at which no point is lost
+   (geometric ladder then bisection, every trial counted back from the files);
+4. plaintext parsing alone, in-process, 100k-line chunks;
+5. a cProfile of the carbonish daemon (reactor and writer threads) during write-heavy.
+
+Traffic goes to 127.0.0.1 only; every daemon started is stopped in a `finally`.
+Usage: .venv/bin/python bench/bench_ingest.py [--quick] [--rounds N] [--only NAME,...]
+"""
+import argparse
+import cProfile
+import math
+import os
+import pstats
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import whisper
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
+import reference  # noqa: E402
+
+RESULTS = HERE / "results" / "ingest.md"
+STEP = 10
+SCHEMAS = "[default]\npattern = .*\nretentions = 10s:1d,1m:30d\n"
+KERNEL_DEFAULT_RCVBUF = 212992
+LISTENING = re.compile(r"(?P<label>[\w .-]+?) listening on (?P<kind>\w+)://[\d.]+:(?P<port>\d+)")
+
+CARBON_CONF = """[cache]
+STORAGE_DIR = {root}/storage
+LOCAL_DATA_DIR = {root}/storage/whisper
+LOG_DIR = {root}/storage/log
+PID_DIR = {root}/storage
+USER =
+MAX_CACHE_SIZE = inf
+MAX_UPDATES_PER_SECOND = inf
+MAX_CREATES_PER_MINUTE = inf
+LINE_RECEIVER_INTERFACE = 127.0.0.1
+LINE_RECEIVER_PORT = {line}
+ENABLE_UDP_LISTENER = True
+UDP_RECEIVER_INTERFACE = 127.0.0.1
+UDP_RECEIVER_PORT = {udp}
+PICKLE_RECEIVER_INTERFACE = 127.0.0.1
+PICKLE_RECEIVER_PORT = {pickle}
+CACHE_QUERY_INTERFACE = 127.0.0.1
+CACHE_QUERY_PORT = {query}
+USE_FLOW_CONTROL = True
+LOG_UPDATES = False
+LOG_CREATES = False
+CACHE_WRITE_STRATEGY = sorted
+WHISPER_FALLOCATE_CREATE = True
+ENABLE_TAGS = False
+CARBON_METRIC_INTERVAL = 0
+"""
+
+CARBONISH_CONF = """[cache]
+STORAGE_DIR = {root}/storage
+LOCAL_DATA_DIR = {root}/storage/whisper
+MAX_CACHE_SIZE = inf
+MAX_UPDATES_PER_SECOND = inf
+MAX_CREATES_PER_MINUTE = inf
+LINE_RECEIVER_INTERFACE = 127.0.0.1
+LINE_RECEIVER_PORT = 0
+ENABLE_UDP_LISTENER = True
+UDP_RECEIVER_INTERFACE = 127.0.0.1
+UDP_RECEIVER_PORT = 0
+PICKLE_RECEIVER_INTERFACE = 127.0.0.1
+PICKLE_RECEIVER_PORT = 0
+CACHE_QUERY_INTERFACE = 127.0.0.1
+CACHE_QUERY_PORT = 0
+USE_FLOW_CONTROL = True
+LOG_UPDATES = False
+LOG_CREATES = False
+CACHE_WRITE_STRATEGY = sorted
+WHISPER_FALLOCATE_CREATE = True
+CARBON_METRIC_INTERVAL = 0
+{extra}
+"""
+
+# The profiled daemon: cli.main under cProfile on the reactor thread, and Writer.run
+# wrapped (in this process only) in its own cProfile on the writer thread.
+PROFILED_DAEMON = """
+import cProfile, sys
+from carbonish import cli, writer
+config, out = sys.argv[1], sys.argv[2]
+original = writer.Writer.run
+def run(self):
+    profile = cProfile.Profile()
+    profile.enable()
+    try:
+        original(self)
+    finally:
+        profile.disable()
+        profile.dump_stats(out + "/writer.prof")
+writer.Writer.run = run
+profile = cProfile.Profile()
+profile.enable()
+try:
+    code = cli.main(["cache", "--config", config])
+finally:
+    profile.disable()
+    profile.dump_stats(out + "/reactor.prof")
+sys.exit(code)
+"""
+
+
+class BenchError(RuntimeError):
+    """A daemon did not start, did not finish in time, or lost points."""
+
+
+# --- daemons -----------------------------------------------------------------------------
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Daemon:
+    """A daemon subprocess with its output in a file; `tcp`/`udp` are its plaintext ports."""
+
+    name = "?"
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.data_dir = self.root / "storage" / "whisper"
+        (self.root / "storage-schemas.conf").write_text(SCHEMAS)
+        self.config = self.root / "carbon.conf"
+        self.log_path = self.root / "daemon.out"
+        self.process = None
+        self.tcp = self.udp = None
+
+    def _spawn(self, argv, env):
+        self._log = open(self.log_path, "wb")
+        self.process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=self._log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+
+    def output(self, tail=30):
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-tail:])
+        except OSError:
+            return ""
+
+    def _check_alive(self, what):
+        if self.process.poll() is not None:
+            raise BenchError(f"{self.name} exited {self.process.returncode} {what}:\n{self.output()}")
+
+    def stop(self, timeout=120):
+        """SIGTERM, wait; SIGKILL if it does not exit in `timeout` s. Returns the status."""
+        if self.process is None:
+            return None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            code = self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait(10)
+        self._log.close()
+        return code
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+
+class Carbon(Daemon):
+    name = "carbon-cache 1.1.10"
+
+    def start(self, timeout=60):
+        self.tcp, self.udp = free_port(), free_port(socket.SOCK_DGRAM)
+        self.config.write_text(CARBON_CONF.format(
+            root=self.root, line=self.tcp, udp=self.udp, pickle=free_port(), query=free_port()))
+        script = reference.bin_path(reference.CARBON, "carbon-cache.py")
+        env = dict(os.environ, GRAPHITE_ROOT=str(self.root), PYTHONUNBUFFERED="1")
+        self._spawn([str(script), f"--config={self.config}", "--nodaemon", "start"], env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive("while starting")
+            try:
+                socket.create_connection(("127.0.0.1", self.tcp), timeout=1).close()
+                udp_bound = any(c.laddr and c.laddr.port == self.udp
+                                for c in psutil.Process(self.process.pid).net_connections("udp"))
+                if udp_bound:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise BenchError(f"{self.name} did not listen in {timeout}s:\n{self.output()}")
+
+
+class Carbonish(Daemon):
+    name = "carbonish cache"
+
+    def __init__(self, root, extra="", profile_dir=None):
+        super().__init__(root)
+        self.extra = extra
+        self.profile_dir = profile_dir
+
+    def start(self, timeout=60):
+        self.config.write_text(CARBONISH_CONF.format(root=self.root, extra=self.extra))
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if self.profile_dir:
+            argv = [sys.executable, "-c", PROFILED_DAEMON, str(self.config), str(self.profile_dir)]
+        else:
+            argv = [sys.executable, "-m", "carbonish.cli", "cache", "--config", str(self.config)]
+        self._spawn(argv, env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self._check_alive("while starting")
+            ports = {m["kind"]: int(m["port"]) for m in LISTENING.finditer(self.output(200))
+                     if m["label"].strip() == "plaintext"}
+            if "tcp" in ports and "udp" in ports:
+                self.tcp, self.udp = ports["tcp"], ports["udp"]
+                return self
+            time.sleep(0.05)
+        raise BenchError(f"{self.name} did not listen in {timeout}s:\n{self.output()}")
+
+
+class PeakRss:
+    """Samples the RSS of a process and its children every `interval` s on a thread."""
+
+    def __init__(self, pid, interval=0.05):
+        self.process = psutil.Process(pid)
+        self.interval = interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def sample(self):
+        try:
+            tree = [self.process] + self.process.children(recursive=True)
+            total = 0
+            for proc in tree:
+                try:
+                    total += proc.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+        except psutil.Error:
+            pass
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join(5)
+        return self.peak
+
+
+# --- TCP scenarios -----------------------------------------------------------------------
+
+class Workload:
+    """`metrics` x `points` lines, time-major (every metric's point i, then i+1, as a
+    collector sends them); the value of point i is i, timestamps 10 s apart ending
+    a minute ago."""
+
+    def __init__(self, label, metric_names, points, now=None):
+        self.label = label
+        self.names = metric_names
+        self.points = points
+        now = int(time.time() if now is None else now)
+        self.base = (now - 60 - points * STEP) // STEP * STEP
+        self.last = self.base + (points - 1) * STEP
+        self.payload = b"".join(
+            "".join(f"{name} {i} {self.base + i * STEP}\n" for name in metric_names).encode()
+            for i in range(points))
+
+    @property
+    def total(self):
+        return len(self.names) * self.points
+
+
+def write_heavy(metrics=1000, points=2000):
+    return Workload("write-heavy", [f"bench.write.m{m:04d}" for m in range(metrics)], points)
+
+
+def create_heavy(metrics=20000, points=30):
+    return Workload("create-heavy", [f"bench.create.g{m // 100:03d}.m{m % 100:02d}"
+                                     for m in range(metrics)], points)
+
+
+def wsp_path(data_dir, name):
+    return os.path.join(data_dir, *name.split(".")) + ".wsp"
+
+
+def point_at(path, timestamp):
+    """The value stored for `timestamp` (aligned to STEP) in the 10 s archive, or None."""
+    (_, _, _), values = whisper.fetch(path, timestamp - STEP, timestamp)
+    return values[0] if values else None
+
+
+def wait_on_disk(data_dir, workload, timeout, poll=0.1):
+    """Block until every metric's last point is in its file; return the newest mtime of
+    the files (the moment the last point was written). Checks each metric once it is
+    found done and stops a pass at the first one that is not, so polling costs little."""
+    pending = [wsp_path(data_dir, name) for name in workload.names]
+    expected = float(workload.points - 1)
+    newest = 0.0
+    deadline = time.monotonic() + timeout
+    while pending:
+        if time.monotonic() > deadline:
+            raise BenchError(f"{len(pending)} of {len(workload.names)} metrics not on disk "
+                             f"after {timeout}s")
+        done = 0
+        for path in pending:
+            try:
+                if point_at(path, workload.last) != expected:
+                    break
+                newest = max(newest, os.stat(path).st_mtime)
+            except (OSError, whisper.WhisperException, ValueError):
+                break
+            done += 1
+        del pending[:done]
+        if pending:
+            time.sleep(poll)
+    return newest
+
+
+def verify_sample(data_dir, workload, count=50):
+    """Every point of `count` metrics spread over the set is on disk with its value."""
+    step = max(1, len(workload.names) // count)
+    wrong = 0
+    for name in workload.names[::step]:
+        (_, _, _), values = whisper.fetch(wsp_path(data_dir, name), workload.base - STEP,
+                                          workload.last)
+        wrong += sum(1 for i, value in enumerate(values[:workload.points]) if value != i)
+        wrong += max(0, workload.points - len(values))
+    return wrong
+
+
+def send_tcp(port, payload, chunk=1 << 20):
+    """Send `payload` over one connection; returns (first byte time, all sent time)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=300) as sock:
+        view = memoryview(payload)
+        started = time.time()
+        for offset in range(0, len(payload), chunk):
+            sock.sendall(view[offset:offset + chunk])
+        sent = time.time()
+        sock.shutdown(socket.SHUT_WR)
+    return started, sent
+
+
+def tcp_run(make_daemon, workload, root, timeout):
+    """One run: start, send, wait until on disk, stop. Returns a dict of measures."""
+    daemon = make_daemon(root)
+    try:
+        daemon.start()
+        rss = PeakRss(daemon.process.pid)
+        time.sleep(1.0)  # let it settle (idle writer loops, imports)
+        started, sent = send_tcp(daemon.tcp, workload.payload)
+        finished = wait_on_disk(daemon.data_dir, workload, timeout)
+        peak = rss.stop()
+        wrong = verify_sample(daemon.data_dir, workload)
+        if wrong:
+            raise BenchError(f"{daemon.name}: {wrong} points wrong or missing in the sample")
+    finally:
+        code = daemon.stop()
+    elapsed = max(finished - started, 1e-6)
+    return {"name": daemon.name, "seconds": elapsed, "rate": workload.total / elapsed,
+            "send_seconds": sent - started, "peak_rss": peak, "exit": code}
+
+
+def bench_tcp(workload, rounds, timeout, scratch):
+    """Alternate carbon, carbonish `rounds` times; every run in fresh storage."""
+    runs = {"carbon": [], "carbonish": []}
+    makers = {"carbon": Carbon, "carbonish": Carbonish}
+    for index in range(rounds):
+        for key in ("carbon", "carbonish"):
+            root = Path(scratch) / f"{workload.label}-{key}-{index}"
+            try:
+                result = tcp_run(makers[key], workload, root, timeout)
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+            print(f"  {workload.label} {key} run {index + 1}: {result['rate']:,.0f} points/s, "
+                  f"{result['seconds']:.2f} s (all sent after {result['send_seconds']:.2f} s), "
+                  f"peak RSS {result['peak_rss'] / 2**20:.0f} MB, exit {result['exit']}",
+                  flush=True)
+            runs[key].append(result)
+    return runs
+
+
+# --- UDP ---------------------------------------------------------------------------------
+
+def udp_rcvbuf_errors():
+    """The kernel's UDP RcvbufErrors counter (whole machine; for explanation only)."""
+    try:
+        lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines()
+                 if line.startswith("Udp:")]
+        return int(lines[1][lines[0].index("RcvbufErrors")])
+    except (OSError, ValueError, IndexError):
+        return -1
+
+
+class UdpTarget:
+    """One running daemon under UDP test; each trial uses new metric names."""
+
+    def __init__(self, key, daemon):
+        self.key = key
+        self.daemon = daemon
+        self.trials = 0
+
+    def trial(self, rate, duration, settle_timeout=30):
+        """Send rate*duration datagrams at `rate`/s; returns (received, sent, achieved rate,
+        kernel rcvbuf errors during the trial)."""
+        self.trials += 1
+        count = max(1000, int(rate * duration))
+        metrics = max(4, math.ceil(count / 4000))  # 4,000 points x 10 s fit in a day
+        per_metric = math.ceil(count / metrics)
+        base = (int(time.time()) - 120 - per_metric * STEP) // STEP * STEP
+        names = [f"bench.udp.{self.key}.t{self.trials:03d}.m{m:03d}" for m in range(metrics)]
+        datagrams = [f"{names[i % metrics]} 1 {base + (i // metrics) * STEP}\n".encode()
+                     for i in range(count)]
+        errors_before = udp_rcvbuf_errors()
+        achieved = send_paced(self.daemon.udp, datagrams, rate)
+        received = self._count_on_disk(names, base, per_metric, count, settle_timeout)
+        return received, count, achieved, udp_rcvbuf_errors() - errors_before
+
+    def _count_on_disk(self, names, base, per_metric, expected, timeout):
+        """Poll the files until all points are there or the count is still for 3 s."""
+        deadline = time.monotonic() + timeout
+        last, still_since = -1, time.monotonic()
+        while time.monotonic() < deadline:
+            total = 0
+            for name in names:
+                path = wsp_path(self.daemon.data_dir, name)
+                try:
+                    (_, _, _), values = whisper.fetch(path, base - STEP,
+                                                      base + (per_metric - 1) * STEP)
+                except (OSError, whisper.WhisperException):
+                    continue
+                total += sum(1 for value in values if value is not None)
+            if total >= expected:
+                return total
+            if total != last:
+                last, still_since = total, time.monotonic()
+            elif time.monotonic() - still_since > 3.0:
+                return total
+            time.sleep(0.2)
+        return last
+
+
+def send_paced(port, datagrams, rate):
+    """Send the datagrams at `rate` per second (busy-paced); returns the achieved rate."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(("127.0.0.1", port))
+        send = sock.send
+        total = len(datagrams)
+        sent = 0
+        clock = time.perf_counter
+        started = clock()
+        deadline = started + 10.0 * total / rate + 5.0
+        while sent < total:
+            now = clock()
+            if now > deadline:
+                raise BenchError("UDP sender could not keep pace")
+            due = min(total, int((now - started) * rate) + 1)
+            for datagram in datagrams[sent:due]:
+                try:
+                    send(datagram)
+                except (BlockingIOError, ConnectionRefusedError):
+                    pass  # counted as lost
+            sent = max(sent, due)
+        return total / max(clock() - started, 1e-9)
+
+
+def udp_search(targets, duration, ladder, bisections):
+    """Per target: the highest loss-free rate. Each ladder rung and each bisection step
+    tries every target still searching in turn (alternating), so the noise is shared."""
+    best = {t.key: 0 for t in targets}
+    failed_at = {}
+    notes = {t.key: [] for t in targets}
+
+    def attempt(target, rate):
+        received, sent, achieved, kernel_drops = target.trial(rate, duration)
+        ok = received >= sent
+        notes[target.key].append((rate, achieved, received, sent, kernel_drops))
+        print(f"  udp {target.key}: {rate:>9,.0f}/s asked, {achieved:>9,.0f}/s sent, "
+              f"{received:,}/{sent:,} on disk, kernel rcvbuf drops {kernel_drops:,}"
+              f"{'' if ok else '  LOSS'}", flush=True)
+        # a sender that fell >5% short did not test this rate: treat it as a ceiling
+        if achieved < 0.95 * rate:
+            return None
+        return ok
+
+    for rate in ladder:
+        for target in targets:
+            if target.key in failed_at:
+                continue
+            outcome = attempt(target, rate)
+            if outcome:
+                best[target.key] = rate
+            else:
+                failed_at[target.key] = rate if outcome is False else None
+    for _ in range(bisections):
+        for target in targets:
+            high = failed_at.get(target.key)
+            if not high:
+                continue
+            rate = (best[target.key] + high) / 2
+            if attempt(target, rate):
+                best[target.key] = rate
+            else:
+                failed_at[target.key] = rate
+    return best, failed_at, notes
+
+
+def bench_udp(scratch, duration, ladder, bisections):
+    configs = [
+        ("carbon", lambda root: Carbon(root), "kernel default 212,992 B"),
+        ("carbonish-8MiB", lambda root: Carbonish(root),
+         "UDP_RECEIVER_BUFFER_SIZE default 8 MiB"),
+        ("carbonish-default", lambda root: Carbonish(
+            root, f"UDP_RECEIVER_BUFFER_SIZE = {KERNEL_DEFAULT_RCVBUF // 2}"),
+         f"UDP_RECEIVER_BUFFER_SIZE = {KERNEL_DEFAULT_RCVBUF // 2} (kernel doubles it: "
+         f"{KERNEL_DEFAULT_RCVBUF:,} B, as carbon)"),
+    ]
+    daemons = []
+    try:
+        targets = []
+        for key, make, _ in configs:
+            daemon = make(Path(scratch) / f"udp-{key}")
+            daemons.append(daemon)
+            daemon.start()
+            targets.append(UdpTarget(key, daemon))
+        buffers = {t.key: udp_rcvbuf(t.daemon) for t in targets}
+        time.sleep(1.0)
+        best, failed_at, notes = udp_search(targets, duration, ladder, bisections)
+    finally:
+        for daemon in daemons:
+            daemon.stop()
+            shutil.rmtree(daemon.root, ignore_errors=True)
+    return [(key, text, buffers.get(key), best[key], failed_at.get(key), notes[key])
+            for key, _, text in configs]
+
+
+def udp_rcvbuf(daemon):
+    """The daemon's UDP socket receive buffer as the kernel reports it (ss skmem rb)."""
+    try:
+        out = subprocess.run(["ss", "-uamnH", "sport", "=", f":{daemon.udp}"],
+                             capture_output=True, text=True, timeout=10).stdout
+        match = re.search(r"rb(\d+)", out)
+        return int(match.group(1)) if match else None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+# --- parsing alone -----------------------------------------------------------------------
+
+def carbon_style(chunk):
+    """carbon's plaintext receiver, per line: split, three fields, two floats, -1 -> now."""
+    points = []
+    now = time.time()
+    for line in chunk.split(b"\n"):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            metric, value, timestamp = line.split()
+            datapoint = (float(timestamp), float(value))
+            if datapoint[0] == -1:
+                datapoint = (now, datapoint[1])
+        except ValueError:
+            continue
+        points.append((metric.decode("utf-8"), datapoint))
+    return points
+
+
+def tight_split(chunk):
+    """The tight pure-Python ceiling: one split of the whole chunk, list comprehensions."""
+    tokens = chunk.split()
+    names = [name.decode("utf-8") for name in tokens[0::3]]
+    values = [float(v) for v in tokens[1::3]]
+    timestamps = [float(t) for t in tokens[2::3]]
+    return names, values, timestamps
+
+
+def bench_parse(rounds, lines=100_000):
+    from twisted.internet.task import Clock
+
+    from carbonish.cache import MetricCache
+    from carbonish.ingest import Ingest
+    from carbonish.instrumentation import Counters, RateLimitedLog
+    from carbonish.parse import parse_plaintext
+
+    now = int(time.time())
+    chunk = "".join(f"bench.parse.host{i % 100:02d}.cpu{i % 1000:03d} {i * 0.5} {now - i % 3600}\n"
+                    for i in range(lines)).encode()
+    clock = Clock()
+    clock.advance(now)
+
+    def full_ingest(data):  # parse + validate + cache add, as the reactor thread does
+        Ingest(MetricCache(), Counters(), RateLimitedLog(clock), clock).plaintext(data)
+
+    parsers = [("carbon-style per-line loop (in the bench)", carbon_style),
+               ("tight split loop (in the bench)", tight_split),
+               ("carbonish.parse.parse_plaintext", parse_plaintext),
+               ("carbonish Ingest.plaintext (parse + validate + cache add)", full_ingest)]
+    assert len(parse_plaintext(chunk)) == lines == len(carbon_style(chunk))
+    times = {label: [] for label, _ in parsers}
+    for _ in range(rounds):
+        for label, parse in parsers:
+            started = time.perf_counter()
+            parse(chunk)
+            times[label].append(time.perf_counter() - started)
+    return [(label, lines / statistics.median(times[label])) for label, _ in parsers]
+
+
+# --- profile -----------------------------------------------------------------------------
+
+def bench_profile(workload, scratch, timeout, top=25):
+    root = Path(scratch) / "profile"
+    profile_dir = root / "prof"
+    profile_dir.mkdir(parents=True, exist_ok=True)
+    daemon = Carbonish(root, profile_dir=profile_dir)
+    try:
+        daemon.start()
+        time.sleep(1.0)
+        started, _ = send_tcp(daemon.tcp, workload.payload)
+        finished = wait_on_disk(daemon.data_dir, workload, timeout)
+    finally:
+        code = daemon.stop()
+    elapsed = finished - started
+    sections = []
+    for thread in ("reactor", "writer"):
+        path = profile_dir / f"{thread}.prof"
+        if not path.exists():
+            sections.append((thread, None, f"no profile written (exit {code})"))
+            continue
+        stats = pstats.Stats(str(path))
+        sections.append((thread, stats.total_tt, profile_rows(stats, top)))
+    shutil.rmtree(root, ignore_errors=True)
+    return elapsed, workload.total / elapsed, sections
+
+
+def profile_rows(stats, top):
+    rows = []
+    for (filename, line, function), (_, calls, tottime, cumtime, _) in stats.stats.items():
+        where = f"{shorten(filename)}:{line}({function})"
+        rows.append((tottime, cumtime, calls, where))
+    rows.sort(reverse=True)
+    return rows[:top]
+
+
+def shorten(filename):
+    for marker in ("site-packages/", "/lib/python3.11/", str(REPO) + "/"):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+# --- report ------------------------------------------------------------------------------
+
+def median(runs, key):
+    return statistics.median(run[key] for run in runs)
+
+
+def tcp_table(results):
+    lines = ["| scenario | carbon-cache 1.1.10 | carbonish cache | ratio | goal |",
+             "|---|---:|---:|---:|---|"]
+    for workload, runs, goal in results:
+        carbon, ours = median(runs["carbon"], "rate"), median(runs["carbonish"], "rate")
+        lines.append(f"| {workload.label} ({len(workload.names):,} metrics x "
+                     f"{workload.points:,} points), points/s persisted | {carbon:,.0f} | "
+                     f"{ours:,.0f} | {ours / carbon:.2f}x | >= {goal}x |")
+        c_rss = median(runs["carbon"], "peak_rss") / 2**20
+        o_rss = median(runs["carbonish"], "peak_rss") / 2**20
+        lines.append(f"| {workload.label}, peak RSS (MB) | {c_rss:,.0f} | {o_rss:,.0f} | "
+                     f"{o_rss / c_rss:.2f}x | <= 1x |")
+    return lines
+
+
+def tcp_detail(results):
+    lines = ["| scenario | daemon | run | points/s | seconds to disk | all bytes sent after (s) "
+             "| peak RSS (MB) | exit |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for workload, runs, _ in results:
+        for key in ("carbon", "carbonish"):
+            for index, run in enumerate(runs[key]):
+                lines.append(f"| {workload.label} | {run['name']} | {index + 1} | "
+                             f"{run['rate']:,.0f} | {run['seconds']:.2f} | "
+                             f"{run['send_seconds']:.2f} | {run['peak_rss'] / 2**20:,.0f} | "
+                             f"{run['exit']} |")
+    return lines
+
+
+def udp_table(udp):
+    lines = ["| daemon | receive buffer | kernel rb | highest loss-free rate (datagrams/s) "
+             "| first loss seen at |", "|---|---|---:|---:|---:|"]
+    for key, text, buffer, best, failed, _ in udp:
+        fail = f"{failed:,.0f}" if failed else "none (sender limit)"
+        buffer = f"{buffer:,}" if buffer else "?"
+        lines.append(f"| {key} | {text} | {buffer} | {best:,.0f} | {fail} |")
+    return lines
+
+
+def udp_trials(udp):
+    lines = ["| daemon | asked/s | sent/s | on disk / sent | kernel rcvbuf drops |",
+             "|---|---:|---:|---:|---:|"]
+    for key, _, _, _, _, notes in udp:
+        for rate, achieved, received, sent, drops in notes:
+            lines.append(f"| {key} | {rate:,.0f} | {achieved:,.0f} | {received:,} / {sent:,} | "
+                         f"{drops:,} |")
+    return lines
+
+
+def parse_table(parse):
+    lines = ["| parser (100k-line chunks, one core, in-process) | lines/s |", "|---|---:|"]
+    lines += [f"| {label} | {rate:,.0f} |" for label, rate in parse]
+    return lines
+
+
+def profile_section(profile):
+    elapsed, rate, sections = profile
+    lines = [f"Write-heavy under cProfile: {rate:,.0f} points/s ({elapsed:.1f} s to disk; "
+             "cProfile slows Python-heavy code, so read the shares, not the speed).", ""]
+    for thread, total, rows in sections:
+        if total is None:
+            lines.append(f"{thread} thread: {rows}")
+            continue
+        lines += [f"**{thread} thread**: {total:.2f} s profiled in total; top by own time:", "",
+                  "| own s | cumulative s | calls | function |", "|---:|---:|---:|---|"]
+        lines += [f"| {tottime:.3f} | {cumtime:.3f} | {calls:,} | `{where}` |"
+                  for tottime, cumtime, calls, where in rows]
+        lines.append("")
+    return lines
+
+
+HOW = """## How measured
+- One run of `bench/bench_ingest.py` on this machine ({cpus} cores, {python}), carbon-cache
+  1.1.10 from PyPI in a throwaway venv (bench/reference.py) beside `carbonish cache` from
+  the tree. Both get the same carbon.conf keys: no throttles (`MAX_CACHE_SIZE`,
+  `MAX_UPDATES_PER_SECOND`, `MAX_CREATES_PER_MINUTE` = inf), `CACHE_WRITE_STRATEGY = sorted`,
+  fallocate creates, `CARBON_METRIC_INTERVAL = 0`, `ENABLE_TAGS = False` (carbon), schema
+  `10s:1d,1m:30d`, every listener on 127.0.0.1, fresh storage under a temp dir per run.
+- TCP scenarios: the lines are built before the clock starts, time-major (every metric's
+  point i, then point i+1, as collectors send), values = point index, timestamps 10 s apart.
+  One connection, `sendall` in 1 MiB pieces. The clock runs from the first byte sent until
+  every point is on disk: the bench polls the files with the real `whisper` 1.1.10 module
+  (the last point of every metric, each metric checked until found), and the end time is
+  the newest modification time among the files once all are complete, so polling lag does
+  not count. Afterwards 50 metrics spread over the set are read back whole: every point
+  must be there with its value (else the run fails). carbon's writer sleeps 1 s whenever
+  its cache is empty, so its figures carry up to 1 s of that.
+- Peak RSS: psutil, the daemon process and its children, sampled every 50 ms from start to
+  the end of the run.
+- Runs alternate carbon, carbonish, carbon, carbonish ({rounds} rounds); the summary quotes
+  medians, the detail table every run.
+- UDP: the three daemons run side by side, idle between trials; a trial sends
+  rate x {duration:g} s datagrams, one `path 1 timestamp` line each, busy-paced from one
+  Python socket, to new metric names, then counts the points in the files (until all are
+  there or the count is still for 3 s). Rates climb the ladder {ladder} with every daemon
+  in turn at each rung, then {bisections} bisection steps between the last clean rate and
+  the first loss. A trial whose sender fell more than 5% short of the asked rate ends that
+  daemon's search (the figure is then the sender's ceiling, not the daemon's). The
+  'kernel rcvbuf drops' column is the machine-wide `RcvbufErrors` delta during the trial.
+  The kernel doubles any SO_RCVBUF set (`net.core.rmem_max` caps it first): to give
+  carbonish the same 212,992-byte buffer carbon gets by default the bench sets 106,496.
+- Parsing: one 100k-line chunk (`path value timestamp`), each parser timed in turn,
+  {rounds_parse} rounds, median.
+- Profile: the carbonish daemon runs under cProfile (the reactor thread; `Writer.run`
+  wrapped in its own profile in the bench's launcher, so the writer thread too) during one
+  more write-heavy run.
+"""
+
+
+def report(tcp, udp, parse, profile, args):
+    out = ["# Ingest: carbonish cache vs carbon-cache 1.1.10", "",
+           f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
+           "`bench/bench_ingest.py`" + (" (--quick: reduced sizes)" if args.quick else "") + ".",
+           ""]
+    if tcp:
+        out += ["## Persisted ingest over one TCP connection (medians)", ""] + tcp_table(tcp)
+        out += ["", "Every run:", ""] + tcp_detail(tcp) + [""]
+    if udp:
+        out += ["## UDP, one line per datagram: highest loss-free send rate", ""]
+        out += udp_table(udp) + ["", "Every trial:", ""] + udp_trials(udp) + [""]
+    if parse:
+        out += ["## Plaintext parsing alone", ""] + parse_table(parse) + [""]
+    if profile:
+        out += ["## Where carbonish's time goes (cProfile, write-heavy)", ""]
+        out += profile_section(profile) + [""]
+    out.append(HOW.format(cpus=os.cpu_count(), python=sys.version.split()[0],
+                          rounds=args.rounds, duration=args.udp_duration,
+                          ladder=", ".join(f"{r:,}" for r in args.ladder),
+                          bisections=args.bisections, rounds_parse=args.parse_rounds))
+    return "\n".join(out)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes, for a smoke test")
+    parser.add_argument("--rounds", type=int, default=2, help="A,B rounds per TCP scenario")
+    parser.add_argument("--only", default="write,create,udp,parse,profile")
+    parser.add_argument("--parse-rounds", type=int, default=7)
+    parser.add_argument("--udp-duration", type=float, default=2.0)
+    parser.add_argument("--bisections", type=int, default=3)
+    parser.add_argument("--output", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    args.only = set(args.only.split(","))
+    args.ladder = [5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000]
+    if args.quick:
+        args.ladder, args.bisections, args.udp_duration = [5_000, 20_000], 1, 1.0
+    return args
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    reference.ensure_venv(reference.CARBON)
+    tcp, udp, parse, profile = [], None, None, None
+    scale = 10 if args.quick else 1
+    with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
+        heavy = write_heavy(1000 // scale, 2000 // scale)
+        if "write" in args.only:
+            print(f"write-heavy: {heavy.total:,} points", flush=True)
+            tcp.append((heavy, bench_tcp(heavy, args.rounds, 600, scratch), 5))
+        if "create" in args.only:
+            creates = create_heavy(20000 // scale, 30)
+            print(f"create-heavy: {creates.total:,} points", flush=True)
+            tcp.append((creates, bench_tcp(creates, args.rounds, 600, scratch), 3))
+            del creates
+        if "udp" in args.only:
+            print("udp:", flush=True)
+            udp = bench_udp(scratch, args.udp_duration, args.ladder, args.bisections)
+        if "parse" in args.only:
+            print("parse:", flush=True)
+            parse = bench_parse(args.parse_rounds)
+        if "profile" in args.only:
+            print("profile:", flush=True)
+            profile = bench_profile(heavy, scratch, 600)
+    text = report(tcp, udp, parse, profile, args)
+    print("\n" + text)
+    Path(args.output).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.output).write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
