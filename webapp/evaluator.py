@@ -10,7 +10,9 @@ whole request by REQUEST_TIMEOUT, checked between steps.
 User regular expressions (grep, exclude, aliasSub, ...) go through
 `ctx.compile_regex`: with the `regex` package installed every match runs with a
 timeout equal to the time the request has left, so `(x+x+)+y` against a long name
-ends the request with a 400 instead of holding a worker; without it, patterns whose
+ends the request with a 400 instead of holding a worker, and the match releases the
+GIL (`re` holds it for the whole match, freezing the reactor thread too); without it,
+patterns whose
 backtracking can blow up (a repeat inside a repeat, or an alternation under a repeat)
 are refused up front. Timeouts rather than refusal are preferred because no static
 rule catches every slow pattern while still allowing ordinary ones.
@@ -261,7 +263,8 @@ class SafeRegex:
         if _regex is None:
             return getattr(self._compiled, method)(*args)
         try:
-            return getattr(self._compiled, method)(*args, timeout=self.ctx.remaining())
+            return getattr(self._compiled, method)(*args, concurrent=True,
+                                                   timeout=self.ctx.remaining())
         except TimeoutError:
             raise LimitExceeded(f"regular expression {self.pattern!r} took longer than the "
                                 "request time limit (REQUEST_TIMEOUT)") from None
