@@ -230,6 +230,17 @@ def _specs_of(module):
             and value.spec.func is value]
 
 
+class CallContext:
+    """The request context seen by one call: the evaluator's context plus `arg_texts`."""
+
+    def __init__(self, ctx, arg_texts):
+        self._ctx = ctx
+        self.arg_texts = arg_texts
+
+    def __getattr__(self, name):
+        return getattr(self._ctx, name)
+
+
 class Registry:
     """Render functions by graphite name (aliases included), built from family modules."""
 
@@ -277,10 +288,16 @@ class Registry:
         return _validate_params(name, spec.params, list(args), dict(kwargs),
                                 self._type_options)
 
-    def call(self, name, ctx, args, kwargs):
-        """Check the arguments and call the function; an empty normalize gives []."""
+    def call(self, name, ctx, args, kwargs, arg_texts=None):
+        """Check the arguments and call the function; an empty normalize gives [].
+
+        `arg_texts` (the argument expressions as text, graphite's requestContext['args'])
+        lets timeShift, movingAverage and hitcount(alignToInterval) fetch their first
+        argument again for another period; the function sees them as `ctx.arg_texts`."""
         spec = self.get(name)
         args, kwargs = self.check(name, args, kwargs)
+        if arg_texts is not None:
+            ctx = CallContext(ctx, tuple(arg_texts))
         try:
             return spec.func(ctx, *args, **kwargs)
         except EmptySeriesList:
@@ -348,6 +365,8 @@ def _validate_params(func, params, args, kwargs, type_options):
     for key in kwargs:
         if key not in names:
             raise InvalidParameter(func, f"unexpected keyword argument {key!r}", key)
+        if params[names.index(key)].multiple:
+            raise InvalidParameter(func, f"parameter {key!r} can only be given by position", key)
         if key in names[:len(args)]:
             raise InvalidParameter(func, f"parameter {key!r} given twice", key)
     valid_kwargs = {}
