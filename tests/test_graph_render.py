@@ -269,3 +269,72 @@ def test_translucent_areas_do_not_hide_the_lines_inside_them():
                          colorList="blue,red"))
     assert abs(rows_of(image, RED, 100, tolerance=30).mean() - 75) <= 2
     assert abs(rows_of(image, BLUE, 100, tolerance=30).mean() - 25) <= 2
+
+
+def pie_series():
+    return [series("small", [1.0, 1.0]), series("big", [3.0, 3.0])]
+
+
+def test_pie_slices_start_at_twelve_and_go_clockwise():
+    image = draw(pie_series(), width=300, height=300, graphType="pie", hideLegend="true",
+                 colorList="blue,green", valueLabels="none")
+    # 25% blue from twelve to three o'clock, 75% green for the rest
+    assert mask(image[100:140, 160:200], BLUE).mean() > 0.9   # upper right quadrant
+    assert mask(image[160:200, 100:140], GREEN).mean() > 0.9  # lower left quadrant
+    assert mask(image[160:200, 160:200], GREEN).mean() > 0.9  # lower right quadrant
+    assert image[2, 2].tolist() == list(WHITE)
+
+
+def test_pie_legend_labels_title_and_modes():
+    for extra in ({"valueLabels": "number", "pieLabels": "rotated"},
+                  {"title": "Share", "pieMode": "maximum", "areaAlpha": "0.5"},
+                  {"valueLabels": "percent", "valueLabelsColor": "white"}):
+        image = draw(pie_series(), width=300, height=300, graphType="pie", **extra)
+        assert image.shape == (300, 300, 3)
+    legend = draw(pie_series(), width=300, height=300, graphType="pie", colorList="blue,green")
+    assert mask(legend[270:300], GREEN).sum() > 20  # the legend box under the pie
+
+
+def test_pie_without_values_is_no_data():
+    image = draw([series("empty", [np.nan, np.nan])], width=300, height=200, graphType="pie")
+    assert mask(image, RED, 60).sum() > 30
+
+
+def test_transparent_background_gives_an_rgba_png():
+    import cairocffi as cairo
+    import io
+    png = render_graph([series("a", [1, 2, 3])], {"bgcolor": "00000000", "width": "50",
+                                                   "height": "40"}, "png")
+    assert png[25] == 6  # colour type RGBA
+    surface = cairo.ImageSurface.create_from_png(io.BytesIO(png))
+    data = np.frombuffer(bytes(surface.get_data()), np.uint8).reshape(40, -1, 4)
+    assert data[0, 0, 3] == 0 and data[:, :50, 3].max() == 255
+
+
+def test_single_points_and_area_first():
+    image = draw([series("one", [50.0])], **plain(yMin=0, yMax=100))
+    assert mask(image, BLUE).any()  # one point is drawn (as a staircase step)
+    lone = [np.nan] * 10
+    lone[5] = 50.0
+    image = draw([series("lone", lone)], **plain(yMin=0, yMax=100, lineMode="connected"))
+    assert mask(image, BLUE).any()
+    image = draw([series("a", [10] * 50), series("b", [30] * 50)],
+                 **plain(yMin=0, yMax=40, areaMode="first"))
+    assert mask(image[80:98, 100:101], BLUE).all()      # the first is filled
+    assert mask(image[50:70, 100:101], WHITE, 10).all()  # the second is a line only
+
+
+def test_legend_overflow_says_how_many_are_left_out():
+    data = [series(f"metric.number.{i}", [i, i + 1]) for i in range(10)]
+    small = draw(data, width=200, height=120, hideLegend="false")
+    assert small.shape == (120, 200, 3)
+    unnamed = draw([series("", [1.0, 2.0])], width=200, height=120)
+    assert unnamed.shape == (120, 200, 3)
+
+
+def test_negative_data_with_draw_null_as_zero():
+    values = [-5.0, np.nan, -10.0]
+    svg = render_graph([series("neg", values)], {"drawNullAsZero": "true"}, "svg")
+    script = ET.fromstring(svg).find("{http://www.w3.org/2000/svg}script").text.strip()
+    meta = json.loads(script[len("metadata = "):])
+    assert meta["y"]["top"] == 0  # the range is pulled up to zero for the gap

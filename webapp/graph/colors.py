@@ -99,8 +99,3 @@ def parse_color(value, alpha=1.0):
 def _rgba(rgb, alpha):
     r, g, b = (c / 255.0 for c in rgb)
     return (r, g, b, float(alpha))
-
-
-def to_hex(rgba):
-    """(r, g, b, a) floats -> '#rrggbb' for metadata and SVG consumers."""
-    return "#" + "".join(f"{round(c * 255):02x}" for c in rgba[:3])

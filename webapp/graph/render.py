@@ -2,8 +2,6 @@
 import math
 from dataclasses import dataclass
 
-import numpy as np
-
 from webapp.errors import InputError
 from webapp.graph import pie, svg
 from webapp.graph.canvas import Canvas
@@ -94,9 +92,3 @@ def draw_no_data(canvas, theme):
     canvas.font(name, math.log(canvas.width * canvas.height), False, False)
     canvas.text("No Data", canvas.width / 2, canvas.height / 2,
                 parse_color(NO_DATA_COLOR), align="center", valign="middle")
-
-
-def finite_or_none(values):
-    """Values as a JSON-friendly list (NaN and infinities -> None)."""
-    values = np.asarray(values, dtype=np.float64)
-    return [v if math.isfinite(v) else None for v in values.tolist()]

@@ -180,8 +180,6 @@ def linear_axis(data_min, data_max, *, axis_min=None, axis_max=None, axis_limit=
     low, min_fixed, high, max_fixed, limit = resolve_limits(
         data_min, data_max, axis_min, axis_max, axis_limit)
     if step is None:
-        if low == high:  # cannot happen after resolve_limits, kept for safety of callers
-            high = low + 1.0
         step = choose_step(low, high, divisors, binary=unit_system == "binary")
     bottom = low if min_fixed else step * math.floor(low / step + EPSILON)
     if max_fixed:
