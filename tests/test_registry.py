@@ -161,7 +161,7 @@ def test_describe_has_graphite_functions_json_shape(registry):
     for name, info in described.items():
         assert info["description"], name
         assert info["group"] in {"Combine", "Transform", "Calculate", "Filter Series",
-                                 "Filter Data", "Sorting", "Alias", "Special"}, name
+                                 "Filter Data", "Sorting", "Alias", "Special", "Graph"}, name
 
 
 def test_describe_one_group(registry):

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from webapp.errors import InputError
 from webapp.series import EmptySeriesList, TimeSeries
 
-FAMILIES = ("combine", "transform", "calculate", "filter", "sort", "alias", "special")
+FAMILIES = ("combine", "transform", "calculate", "filter", "sort", "alias", "special", "graph")
 
 NOTSET = None
 INF = float("inf")
