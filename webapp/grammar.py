@@ -38,12 +38,19 @@ MAX_NESTING = 100
 _WS = " \t\r\n"
 _SYMBOLS = "(){},.'\"\\|"
 _VALID = "".join(chr(c) for c in range(33, 127) if chr(c) not in _SYMBOLS)
-_VALID_CLASS = "[" + re.escape(_VALID) + "]"
 _ESCAPE = r"\\[" + re.escape(_SYMBOLS + "=") + "]"
-_PARTIAL = rf"(?:{_ESCAPE}|{_VALID_CLASS})++"
-_ENUM = rf"\{{{_PARTIAL}(?:,{_PARTIAL})*+\}}"
-_ELEMENT = rf"(?:{_PARTIAL}|{_ENUM})++"
-_PATH_RE = re.compile(rf"{_ELEMENT}(?:\.{_ELEMENT})*+")
+
+
+def _path_regex(valid_class):
+    partial = rf"(?:{_ESCAPE}|{valid_class})++"
+    enum = rf"\{{{partial}(?:,{partial})*+\}}"
+    element = rf"(?:{partial}|{enum})++"
+    return re.compile(rf"{element}(?:\.{element})*+")
+
+
+_PATH_RE = _path_regex("[" + re.escape(_VALID) + "]")
+# UTF8_METRICS = True: any character from U+0020 up that is not whitespace or a symbol
+_UTF8_PATH_RE = _path_regex(r"[^\x00-\x20\s" + re.escape(_SYMBOLS) + "]")
 _UNESCAPE_RE = re.compile(r"\\(.)")
 _NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:[eE]-?\d+)?")
@@ -104,11 +111,34 @@ class Template:
     kwargs: tuple = ()
 
 
-def parse(target, max_nesting=MAX_NESTING):
-    """Parse one target string into its AST; ParseError if it is not Graphite's language."""
+def parse(target, max_nesting=MAX_NESTING, utf8_metrics=False):
+    """Parse one target string into its AST; ParseError if it is not Graphite's language.
+
+    `utf8_metrics` is graphite-web's UTF8_METRICS setting: non-ASCII characters in paths.
+    Tabs are expanded first (to 8 columns), as pyparsing does before parsing, which shows in
+    string values and `Call.raw`."""
     if not isinstance(target, str):
         raise TypeError(f"target must be str, not {type(target).__name__}")
-    return _Parser(target, max_nesting).parse_target()
+    path_re = _UTF8_PATH_RE if utf8_metrics else _PATH_RE
+    if "\t" not in target:
+        return _Parser(target, max_nesting, path_re).parse_target()
+    try:
+        return _Parser(target.expandtabs(), max_nesting, path_re).parse_target()
+    except ParseError as error:
+        position = _unexpanded_position(target, error.position)
+        raise ParseError(target, position, error.expected) from None
+
+
+def _unexpanded_position(text, expanded_position):
+    """The index in `text` of the character at `expanded_position` of text.expandtabs()."""
+    expanded, column = 0, 0
+    for index, char in enumerate(text):
+        width = 8 - column % 8 if char == "\t" else 1
+        if expanded_position < expanded + width:
+            return index
+        expanded += width
+        column = 0 if char in "\r\n" else column + width
+    return len(text)
 
 
 def depth(node):
@@ -169,10 +199,11 @@ def _scalar(value):
 class _Parser:
     """Recursive descent over `text`; `pos` is the next unread index."""
 
-    def __init__(self, text, max_nesting):
+    def __init__(self, text, max_nesting, path_re):
         self.text = text
         self.pos = 0
         self.max_nesting = max_nesting
+        self.path_re = path_re
 
     # -- helpers ---------------------------------------------------------------------------
     def error(self, expected, position=None):
@@ -235,7 +266,7 @@ class _Parser:
 
     def path(self):
         self.skip_ws()
-        match = _PATH_RE.match(self.text, self.pos)
+        match = self.path_re.match(self.text, self.pos)
         if match is None:
             raise self.error("expected a metric path, function call or value")
         self.pos = match.end()
