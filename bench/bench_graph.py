@@ -269,6 +269,9 @@ def measure_http(tmp, whisper_dir, targets):
         theirs_proc, theirs_port = start_gunicorn(tmp, path)
         try:
             png = get(ours_port, path)
+            for side, image in (("carbonish", png), ("graphite-web", get(theirs_port, path))):
+                if len(image) < 20000:  # "No Data" is ~2 kB: the files were not found
+                    raise RuntimeError(f"{side} drew no data ({len(image)} bytes)")
             time_http(ours_port, path, 2)  # warm both
             time_http(theirs_port, path, 2)
             ours, theirs = [], []
