@@ -3,7 +3,7 @@ path expression stays, as in graphite-web."""
 import re
 
 from webapp.functions import InvalidParameter, Param, ParamTypes, function
-from webapp.functions.common import agg_key, renamed
+from webapp.functions.common import agg_key, compile_regex, renamed
 
 SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
 
@@ -55,8 +55,8 @@ def aliasByMetric(ctx, seriesList):
 def aliasSub(ctx, seriesList, search, replace):
     """Renames each series with a regular expression substitution (\\1 back-references).
     Example: ``aliasSub(ip.*TCP*,"^.*TCP(\\d+)","\\1")``."""
+    regex = compile_regex(ctx, search, "aliasSub")
     try:
-        regex = re.compile(search)
         return [renamed(series, regex.sub(replace, series.name)) for series in seriesList]
     except (re.error, IndexError) as error:
         raise InvalidParameter("aliasSub", f"invalid search/replace {search!r} -> "

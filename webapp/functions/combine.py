@@ -168,19 +168,6 @@ def divideSeriesLists(ctx, dividendSeriesList, divisorSeriesList):
     return [_divide(ctx, a, b) for a, b in zip(dividendSeriesList, divisorSeriesList)]
 
 
-def _aggregate_pairs(ctx, first_list, second_list, func, caller):
-    if len(first_list) != len(second_list):
-        raise InvalidParameter(caller, "seriesListFirstPos and seriesListSecondPos argument "
-                               "must have equal length")
-    results = []
-    for first, second in zip(first_list, second_list):
-        result = _aggregate(ctx, [[first, second]], func)[0]
-        short = func[:-6] if func.endswith("Series") else func
-        result.name = f"{short}Series({first.name},{second.name})"
-        results.append(result)
-    return results
-
-
 PAIR_PARAMS = [
     Param("seriesListFirstPos", ParamTypes.seriesList, required=True),
     Param("seriesListSecondPos", ParamTypes.seriesList, required=True),

@@ -119,3 +119,17 @@ def reevaluate(ctx, series_list, start_time, end_time):
     for expression in unique_path_expressions(series_list):
         results.extend(ctx.evaluate(expression, start_time=start_time, end_time=end_time))
     return results
+
+
+def compile_regex(ctx, pattern, caller):
+    """A user's regular expression: through `ctx.compile_regex` when the evaluator offers it
+    (matching bounded by the request deadline), else re.compile; InvalidParameter if bad."""
+    compiler = getattr(ctx, "compile_regex", None)
+    if compiler is not None:
+        return compiler(pattern)
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        from webapp.functions import InvalidParameter
+        raise InvalidParameter(caller, f"invalid regular expression {pattern!r}: {error}",
+                               "pattern") from None

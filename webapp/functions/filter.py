@@ -1,13 +1,11 @@
 """Filter functions: choose series ('Filter Series') or drop points ('Filter Data')."""
-import re
-
 import numpy as np
 
 from webapp.functions import InvalidParameter, Param, ParamTypes, function
 from webapp.functions.aggfuncs import reduce_columns, resolve, xff_mask
 from webapp.functions.calculate import percentile_of
 from webapp.functions.combine import percentile_columns
-from webapp.functions.common import derive
+from webapp.functions.common import compile_regex, derive
 from webapp.series import stack
 
 SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
@@ -143,19 +141,11 @@ def limit(ctx, seriesList, n):
     return list(seriesList[0:n])
 
 
-def _compile(pattern, caller):
-    try:
-        return re.compile(pattern)
-    except re.error as error:
-        raise InvalidParameter(caller, f"invalid regular expression {pattern!r}: {error}",
-                               "pattern") from None
-
-
 @function("exclude", "Filter Series", [SERIES_LIST, Param("pattern", ParamTypes.string, required=True)])
 def exclude(ctx, seriesList, pattern):
     """Drops the series whose name matches the regular expression.
     Example: ``exclude(servers*.instance*.threads.busy,"server02")``."""
-    regex = _compile(pattern, "exclude")
+    regex = compile_regex(ctx, pattern, "exclude")
     return [series for series in seriesList if not regex.search(series.name)]
 
 
@@ -163,7 +153,7 @@ def exclude(ctx, seriesList, pattern):
 def grep(ctx, seriesList, pattern):
     """Keeps the series whose name matches the regular expression.
     Example: ``grep(servers*.instance*.threads.busy,"server02")``."""
-    regex = _compile(pattern, "grep")
+    regex = compile_regex(ctx, pattern, "grep")
     return [series for series in seriesList if regex.search(series.name)]
 
 
