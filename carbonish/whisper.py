@@ -498,16 +498,27 @@ def _aggregate_rows(method, values, known):
     sums are sequential and max/min keep the first of equals, as Python's do."""
     if method in ("average", "sum", "avg_zero"):
         filled = np.where(known, values, 0.0)
-        total = np.add.accumulate(filled, axis=1)[:, -1] + 0.0
-        if method == "sum":
-            return total
+        with np.errstate(invalid="ignore", over="ignore"):
+            total = np.add.accumulate(filled, axis=1)[:, -1] + 0.0
         if method == "avg_zero":
-            return total / values.shape[1]
-        return total / known.sum(axis=1)
+            total = total / values.shape[1]
+        elif method == "average":
+            total = total / known.sum(axis=1)
+        return _python_rows(method, values, known, total, ~np.isfinite(filled).all(axis=1))
     if method == "last":
         last = values.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1)
         return values[np.arange(len(values)), last]
     return _select_rows(method, values, known)
+
+
+def _python_rows(method, values, known, result, rows):
+    """Recompute `rows` with aggregate() itself: sums meeting NaN or infinities, where
+    the NaN that comes out depends on the order CPython's sum adds its operands."""
+    for row in np.flatnonzero(rows).tolist():
+        neighbors = [v if k else None
+                     for v, k in zip(values[row].tolist(), known[row].tolist())]
+        result[row] = aggregate(method, [v for v in neighbors if v is not None], neighbors)
+    return result
 
 
 _BETTER = MappingProxyType({
