@@ -42,18 +42,31 @@ class PatternError(InputError):
         self.pattern = pattern
 
 
-@dataclass(frozen=True)
 class Node:
-    """A match of a path expression: a branch (folder) or a leaf (series)."""
+    """A match of a path expression: a branch (folder) or a leaf (series).
 
-    path: str
-    is_leaf: bool
-    fs_path: str | None = None
-    intervals: tuple = ()
+    A plain slotted class: a find over thousands of entries makes one per entry."""
 
-    @property
-    def name(self):
-        return self.path.rsplit(".", 1)[-1]
+    __slots__ = ("path", "is_leaf", "fs_path", "intervals", "name")
+
+    def __init__(self, path, is_leaf, fs_path=None, intervals=(), name=None):
+        self.path = path
+        self.is_leaf = is_leaf
+        self.fs_path = fs_path
+        self.intervals = intervals
+        self.name = name if name is not None else path.rpartition(".")[2]
+
+    def _key(self):
+        return (self.path, self.is_leaf, self.fs_path, self.intervals)
+
+    def __eq__(self, other):
+        return isinstance(other, Node) and self._key() == other._key()
+
+    def __hash__(self):
+        return hash(self._key())
+
+    def __repr__(self):
+        return f"Node({self.path!r}, {self.is_leaf!r}, {self.fs_path!r}, {self.intervals!r})"
 
 
 @dataclass
@@ -123,15 +136,19 @@ def _scan(directory):
         with os.scandir(directory) as entries:
             for entry in entries:
                 name = entry.name
-                if name.startswith("."):
+                if name[0] == ".":
                     continue
-                if entry.is_dir():
+                if name.endswith(WSP):  # a node holds no dot, so this is never a folder
+                    leaves.append(name[:-4])
+                elif entry.is_dir():
                     dirs.append(name)
-                elif name.endswith(WSP) and entry.is_file():
-                    leaves.append(name[:-len(WSP)])
     except (FileNotFoundError, NotADirectoryError):
         pass
     return dirs, leaves
+
+
+def _node_order(node):
+    return (node.path, node.is_leaf)
 
 
 class LocalFinder:
@@ -157,7 +174,7 @@ class LocalFinder:
         for node in nodes[:-1]:
             level = self._descend(level, NodeMatcher(node))
         found = self._last_level(level, NodeMatcher(nodes[-1]))
-        found.sort(key=lambda n: (n.path, n.is_leaf))
+        found.sort(key=_node_order)
         return found
 
     @staticmethod
@@ -182,8 +199,9 @@ class LocalFinder:
                 dirs = [n for n in matcher.literals if os.path.isdir(os.path.join(directory, n))]
                 leaves = [n for n in matcher.literals
                           if os.path.isfile(os.path.join(directory, n + WSP))]
-            found.extend(Node(prefix + n, False) for n in dirs)
-            found.extend(Node(prefix + n, True, os.path.join(directory, n + WSP)) for n in leaves)
+            base = directory + os.sep
+            found.extend([Node(prefix + n, False, None, (), n) for n in dirs])
+            found.extend([Node(prefix + n, True, base + n + WSP, (), n) for n in leaves])
         return found
 
     def index(self):
@@ -414,9 +432,11 @@ class Store:
         return [] if local_only else [r for r in self.remotes if r.available]
 
     def find(self, pattern, start=None, end=None, local_only=False):
+        remotes = self._remotes(local_only)
+        if not remotes:
+            return self.local.find(pattern)
         nodes = {(n.path, n.is_leaf): n for n in self.local.find(pattern)}
-        for remote, answer in _ask_all(self._remotes(local_only),
-                                       lambda r: r.find(pattern, start, end)):
+        for remote, answer in _ask_all(remotes, lambda r: r.find(pattern, start, end)):
             for node in answer:
                 nodes.setdefault((node.path, node.is_leaf), node)
         return [nodes[key] for key in sorted(nodes)]

@@ -26,6 +26,11 @@ from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
 from webapp import formats
+
+try:  # optional accelerator, as in webapp.formats.json_format
+    import orjson
+except ImportError:  # pragma: no cover - exercised only where orjson is absent
+    orjson = None
 from webapp.errors import InputError
 from webapp.evaluator import Evaluator, Limits, RenderRequest
 
@@ -109,12 +114,18 @@ def _shown(text, limit=100):
 
 
 def json_body(data, params, encoder_default=None):
-    text = json.dumps(data, indent=2 if params.get("pretty") else None, default=encoder_default)
-    text = text.replace("-Infinity", "-1e9999").replace("Infinity", "1e9999")
+    """JSON (jsonp-wrapped if asked) as graphite-web's json_response_for; infinities are
+    written 1e9999 so the document stays valid JSON."""
+    pretty = bool(params.get("pretty"))
+    if orjson is not None and not pretty and encoder_default is None:
+        body = orjson.dumps(data)
+    else:
+        text = json.dumps(data, indent=2 if pretty else None, default=encoder_default)
+        body = text.replace("-Infinity", "-1e9999").replace("Infinity", "1e9999").encode()
     callback = params.jsonp()
     if callback:
-        return Response(f"{callback}({text})".encode(), "text/javascript")
-    return Response(text.encode(), "application/json")
+        return Response(callback.encode() + b"(" + body + b")", "text/javascript")
+    return Response(body, "application/json")
 
 
 class TimeParser:
@@ -261,7 +272,7 @@ class WebApp:
         nodes = self.store.find(query, start, end, local_only=bool(local_only))
         if leaves_only:
             nodes = [n for n in nodes if n.is_leaf]
-        nodes.sort(key=lambda n: n.name)
+        nodes.sort(key=_node_name)
         return self._find_response(fmt, nodes, params, base_path, wildcards, position)
 
     def _find_response(self, fmt, nodes, params, base_path, wildcards, position):
@@ -321,6 +332,10 @@ class WebApp:
             return Response(f"Function not found: {name}\n".encode(),
                             "text/plain; charset=utf-8", 404)
         return json_body(self.registry.describe_one(name), params, _json_default)
+
+
+def _node_name(node):
+    return node.name
 
 
 def _json_default(value):
@@ -384,16 +399,15 @@ def tree_json(nodes, base_path, wildcards=False):
         results.append(node)
     found, branches, leaves = set(), [], []
     for node in nodes:
-        if node.name in found:
+        name = node.name
+        if name in found:
             continue
-        found.add(node.name)
-        entry = {"text": unquote_plus(node.name), "id": base_path + node.name}
+        found.add(name)
+        text = unquote_plus(name) if ("%" in name or "+" in name) else name
         if node.is_leaf:
-            entry.update(_LEAF)
-            leaves.append(entry)
+            leaves.append({"text": text, "id": base_path + name, **_LEAF})
         else:
-            entry.update(_BRANCH)
-            branches.append(entry)
+            branches.append({"text": text, "id": base_path + name, **_BRANCH})
     return results + branches + leaves
 
 
