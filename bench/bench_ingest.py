@@ -98,6 +98,13 @@ CACHE_WRITE_STRATEGY = sorted
 WHISPER_FALLOCATE_CREATE = True
 CARBON_METRIC_INTERVAL = 0
 {extra}
+[statsd]
+ENABLE = False
+UDP_PORT = 0
+[http]
+PORT = 0
+[zeromq]
+ENABLE = False
 """
 
 # The profiled daemon: cli.main under cProfile on the reactor thread, and Writer.run
@@ -239,6 +246,8 @@ class Carbonish(Daemon):
                      if m["label"].strip() == "plaintext"}
             if "tcp" in ports and "udp" in ports:
                 self.tcp, self.udp = ports["tcp"], ports["udp"]
+                time.sleep(0.5)  # a listener that fails after these makes it exit
+                self._check_alive("just after starting")
                 return self
             time.sleep(0.05)
         raise BenchError(f"{self.name} did not listen in {timeout}s:\n{self.output()}")
@@ -640,6 +649,7 @@ def bench_parse(rounds, lines=100_000):
 # --- profile -----------------------------------------------------------------------------
 
 def bench_profile(workload, scratch, timeout, top=25):
+    """cProfile of both daemon threads during one write-heavy run."""
     root = Path(scratch) / "profile"
     profile_dir = root / "prof"
     profile_dir.mkdir(parents=True, exist_ok=True)
@@ -656,10 +666,11 @@ def bench_profile(workload, scratch, timeout, top=25):
     for thread in ("reactor", "writer"):
         path = profile_dir / f"{thread}.prof"
         if not path.exists():
-            sections.append((thread, None, f"no profile written (exit {code})"))
+            sections.append((thread, None, f"no profile written (exit {code})", []))
             continue
         stats = pstats.Stats(str(path))
-        sections.append((thread, stats.total_tt, profile_rows(stats, top)))
+        sections.append((thread, stats.total_tt, profile_rows(stats, top),
+                         carbonish_cumulative(stats, 12)))
     shutil.rmtree(root, ignore_errors=True)
     return elapsed, workload.total / elapsed, sections
 
@@ -667,8 +678,17 @@ def bench_profile(workload, scratch, timeout, top=25):
 def profile_rows(stats, top):
     rows = []
     for (filename, line, function), (_, calls, tottime, cumtime, _) in stats.stats.items():
-        where = f"{shorten(filename)}:{line}({function})"
-        rows.append((tottime, cumtime, calls, where))
+        rows.append((tottime, cumtime, calls, f"{shorten(filename)}:{line}({function})"))
+    rows.sort(reverse=True)
+    return rows[:top]
+
+
+def carbonish_cumulative(stats, top):
+    """carbonish's own functions by cumulative time: which stage the time goes to."""
+    rows = []
+    for (filename, line, function), (_, calls, tottime, cumtime, _) in stats.stats.items():
+        if "/carbonish/" in filename:
+            rows.append((cumtime, tottime, calls, f"{shorten(filename)}:{line}({function})"))
     rows.sort(reverse=True)
     return rows[:top]
 
@@ -678,6 +698,80 @@ def shorten(filename):
         if marker in filename:
             return filename.split(marker, 1)[1]
     return filename
+
+
+def py_spy():
+    path = Path(sys.executable).parent / "py-spy"
+    return str(path) if path.exists() else shutil.which("py-spy")
+
+
+def bench_py_spy(workload, scratch, timeout, top=15, rate=200):
+    """py-spy (if installed) attached to the daemon during one write-heavy run, sampling
+    only the thread holding the GIL: where the Python time goes, both threads, low
+    overhead. Returns None without py-spy."""
+    spy = py_spy()
+    if not spy:
+        return None
+    root = Path(scratch) / "py-spy"
+    raw = root / "samples.txt"
+    daemon = Carbonish(root)
+    recorder = None
+    try:
+        daemon.start()
+        recorder = subprocess.Popen(
+            [spy, "record", "--pid", str(daemon.process.pid), "--gil", "--threads",
+             "--nonblocking", "--function", "--format", "raw", "--rate", str(rate),
+             "--output", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.5)
+        started, _ = send_tcp(daemon.tcp, workload.payload)
+        finished = wait_on_disk(daemon.data_dir, workload, timeout)
+        sampled = time.time() - started + 1.5
+    finally:
+        daemon.stop()
+        if recorder is not None:
+            try:
+                recorder.wait(30)
+            except subprocess.TimeoutExpired:
+                recorder.kill()
+                recorder.wait(10)
+    if not raw.exists():
+        shutil.rmtree(root, ignore_errors=True)
+        return None
+    summary = summarize_raw(raw.read_text(), top)
+    shutil.rmtree(root, ignore_errors=True)
+    return finished - started, sampled * rate, summary
+
+
+def summarize_raw(text, top):
+    """py-spy raw (collapsed) stacks -> per thread: samples, top functions by own samples
+    and carbonish functions by inclusive samples."""
+    threads = {}
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        thread = frames[0]
+        frames = [strip_frame(frame) for frame in frames[1:]]
+        entry = threads.setdefault(thread, {"samples": 0, "own": {}, "inclusive": {}})
+        entry["samples"] += int(count)
+        leaf = frames[-1] if frames else "(no Python frame: native code holding the GIL)"
+        entry["own"][leaf] = entry["own"].get(leaf, 0) + int(count)
+        for frame in set(frames):
+            if "carbonish/" in frame:
+                entry["inclusive"][frame] = entry["inclusive"].get(frame, 0) + int(count)
+    result = []
+    for thread, entry in sorted(threads.items(), key=lambda item: -item[1]["samples"]):
+        own = sorted(entry["own"].items(), key=lambda item: -item[1])[:top]
+        inclusive = sorted(entry["inclusive"].items(), key=lambda item: -item[1])[:top]
+        result.append((thread, entry["samples"], own, inclusive))
+    return result
+
+
+def strip_frame(frame):
+    for marker in ("site-packages/", "lib/python3.11/"):
+        frame = frame.replace(marker, "")
+    return frame.replace(str(REPO) + "/", "")
 
 
 # --- report ------------------------------------------------------------------------------
@@ -743,8 +837,10 @@ def parse_table(parse):
 def profile_section(profile):
     elapsed, rate, sections = profile
     lines = [f"Write-heavy under cProfile: {rate:,.0f} points/s ({elapsed:.1f} s to disk; "
-             "cProfile slows Python-heavy code, so read the shares, not the speed).", ""]
-    for thread, total, rows in sections:
+             "cProfile slows Python-heavy code, so read the shares, not the speed). Own time "
+             "spent waiting (epoll, lock acquire, GIL re-acquire after a blocking call) lands on "
+             "the function that waited.", ""]
+    for thread, total, rows, cumulative in sections:
         if total is None:
             lines.append(f"{thread} thread: {rows}")
             continue
@@ -752,6 +848,27 @@ def profile_section(profile):
                   "| own s | cumulative s | calls | function |", "|---:|---:|---:|---|"]
         lines += [f"| {tottime:.3f} | {cumtime:.3f} | {calls:,} | `{where}` |"
                   for tottime, cumtime, calls, where in rows]
+        lines += ["", f"{thread} thread, carbonish's functions by cumulative time:", "",
+                  "| cumulative s | own s | calls | function |", "|---:|---:|---:|---|"]
+        lines += [f"| {cumtime:.3f} | {tottime:.3f} | {calls:,} | `{where}` |"
+                  for cumtime, tottime, calls, where in cumulative]
+        lines.append("")
+    return lines
+
+
+def spy_section(spy):
+    elapsed, possible, threads = spy
+    held = sum(samples for _, samples, _, _ in threads)
+    lines = [f"py-spy `--gil` (samples only the thread holding the GIL, 200/s, attached to an "
+             f"unmodified daemon): {elapsed:.1f} s to disk; {held:,} samples with the GIL held "
+             f"out of ~{possible:,.0f} possible ({held / possible:.0%} of the wall time some "
+             "thread held the GIL).", ""]
+    for thread, samples, own, inclusive in threads:
+        lines += [f"**{thread}**: {samples:,} samples ({samples / held:.0%} of GIL time)", "",
+                  "| own samples | function |", "|---:|---|"]
+        lines += [f"| {count:,} | `{frame}` |" for frame, count in own]
+        lines += ["", "| inclusive samples | carbonish function |", "|---:|---|"]
+        lines += [f"| {count:,} | `{frame}` |" for frame, count in inclusive]
         lines.append("")
     return lines
 
@@ -790,11 +907,12 @@ HOW = """## How measured
   {rounds_parse} rounds, median.
 - Profile: the carbonish daemon runs under cProfile (the reactor thread; `Writer.run`
   wrapped in its own profile in the bench's launcher, so the writer thread too) during one
-  more write-heavy run.
+  more write-heavy run; then, when py-spy is installed (`pip install py-spy`), one more
+  write-heavy run with py-spy attached to the unmodified daemon, sampling the GIL holder.
 """
 
 
-def report(tcp, udp, parse, profile, args):
+def report(tcp, udp, parse, profile, spy, args):
     out = ["# Ingest: carbonish cache vs carbon-cache 1.1.10", "",
            f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
            "`bench/bench_ingest.py`" + (" (--quick: reduced sizes)" if args.quick else "") + ".",
@@ -810,6 +928,9 @@ def report(tcp, udp, parse, profile, args):
     if profile:
         out += ["## Where carbonish's time goes (cProfile, write-heavy)", ""]
         out += profile_section(profile) + [""]
+    if spy:
+        out += ["## Where carbonish's time goes (py-spy, GIL holder, write-heavy)", ""]
+        out += spy_section(spy) + [""]
     out.append(HOW.format(cpus=os.cpu_count(), python=sys.version.split()[0],
                           rounds=args.rounds, duration=args.udp_duration,
                           ladder=", ".join(f"{r:,}" for r in args.ladder),
@@ -837,7 +958,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     reference.ensure_venv(reference.CARBON)
-    tcp, udp, parse, profile = [], None, None, None
+    tcp, udp, parse, profile, spy = [], None, None, None, None
     scale = 10 if args.quick else 1
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
         heavy = write_heavy(1000 // scale, 2000 // scale)
@@ -858,7 +979,8 @@ def main(argv=None):
         if "profile" in args.only:
             print("profile:", flush=True)
             profile = bench_profile(heavy, scratch, 600)
-    text = report(tcp, udp, parse, profile, args)
+            spy = bench_py_spy(heavy, scratch, 600)
+    text = report(tcp, udp, parse, profile, spy, args)
     print("\n" + text)
     Path(args.output).parent.mkdir(parents=True, exist_ok=True)
     Path(args.output).write_text(text + "\n")
