@@ -120,13 +120,18 @@ def parse(target, max_nesting=MAX_NESTING, utf8_metrics=False):
     if not isinstance(target, str):
         raise TypeError(f"target must be str, not {type(target).__name__}")
     path_re = _UTF8_PATH_RE if utf8_metrics else _PATH_RE
-    if "\t" not in target:
-        return _Parser(target, max_nesting, path_re).parse_target()
+    expanded = target.expandtabs() if "\t" in target else target
+    parser = _Parser(expanded, max_nesting, path_re)
     try:
-        return _Parser(target.expandtabs(), max_nesting, path_re).parse_target()
-    except ParseError as error:
-        position = _unexpanded_position(target, error.position)
-        raise ParseError(target, position, error.expected) from None
+        return parser.parse_target()
+    except RecursionError:
+        # only when max_nesting is set above what the interpreter's stack allows
+        error = parser.error("nesting too deep to parse")
+    except ParseError as parse_error:
+        error = parse_error
+    if expanded is not target:
+        error = ParseError(target, _unexpanded_position(target, error.position), error.expected)
+    raise error
 
 
 def _unexpanded_position(text, expanded_position):
@@ -143,12 +148,21 @@ def _unexpanded_position(text, expanded_position):
 
 def depth(node):
     """Nesting depth: the most Call/Template nodes on one root-to-leaf path (`a.b` is 0)."""
-    if isinstance(node, Call):
-        children = list(node.args) + [value for _, value in node.kwargs]
-        return 1 + max((depth(child) for child in children), default=0)
-    if isinstance(node, Template):
-        return 1 + depth(node.expression)
-    return 0
+    deepest = 0
+    stack = [(node, 0)]
+    while stack:
+        node, above = stack.pop()
+        if isinstance(node, Call):
+            children = list(node.args) + [value for _, value in node.kwargs]
+        elif isinstance(node, Template):
+            children = [node.expression]
+        else:
+            deepest = max(deepest, above)
+            continue
+        stack.extend((child, above + 1) for child in children)
+        if not children:
+            deepest = max(deepest, above + 1)
+    return deepest
 
 
 def template_variables(template, overrides=None):
