@@ -9,6 +9,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from webapp.attime import (
     InvalidTime, parse_at_time, parse_time_offset, parse_tz, unit_name,
@@ -226,3 +227,33 @@ def test_parse_tz():
     for bad in ("Nope/Zone", "../../etc/passwd", "a\x00b", "/etc/localtime"):
         with pytest.raises(InputError, match="unknown time zone"):
             parse_tz(bad, UTC)
+
+
+_UNITS = {"s": 1, "sec": 1, "seconds": 1, "min": 60, "minutes": 60, "h": 3600,
+          "hours": 3600, "d": 86400, "days": 86400, "w": 604800, "weeks": 604800,
+          "mon": 30 * 86400, "months": 30 * 86400, "y": 365 * 86400, "years": 365 * 86400}
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 300), st.sampled_from(sorted(_UNITS))),
+                min_size=1, max_size=4),
+       st.sampled_from(["+", "-", "now+", "now-", "NOW - ", "now_+_"]),
+       st.sampled_from([UTC, BERLIN, NEW_YORK]))
+def test_offsets_are_sums_of_units_in_absolute_time(terms, prefix, tz):
+    text = prefix + "".join(f"{count}{unit}" for count, unit in terms)
+    seconds = sum(count * _UNITS[unit] for count, unit in terms)
+    sign = -1 if prefix.rstrip(" _").endswith("-") else 1
+    result = parse_at_time(text, tz, NOW)
+    assert result.timestamp() == NOW.timestamp() + sign * seconds
+    assert result.tzinfo is tz
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=30))
+def test_any_text_gives_an_aware_time_or_invalid_time(text):
+    try:
+        result = parse_at_time(text, BERLIN, NOW)
+    except InvalidTime as error:
+        assert error.text == text
+    else:
+        assert result.tzinfo is BERLIN
