@@ -18,7 +18,9 @@ from twisted.internet.testing import StringTransport
 from carbonish.statsd.aggregator import StatsdAggregator
 from carbonish.statsd.config import (HistogramRule, StatsdConfig, StatsdConfigError,
                                      config_from_settings)
-from carbonish.statsd.protocol import PacketBatcher, StatsdService, StatsdTCPFactory
+from carbonish.statsd.protocol import (BatchUDPPort, PacketBatcher, StatsdService,
+                                       StatsdTCPFactory, StatsdUDP, listen_udp,
+                                       set_receive_buffer)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -52,6 +54,91 @@ def test_batcher_drains_at_once_when_full():
     assert agg.calls == [[b"0", b"1", b"2"], [b"3", b"4", b"5"]]
     clock.advance(0)
     assert agg.calls[-1] == [b"6"] and clock.getDelayedCalls() == []
+
+
+def test_batcher_add_many_keeps_arrival_order():
+    clock, agg = task.Clock(), RecordingAggregator()
+    batcher = PacketBatcher(agg, clock)
+    batcher.add(b"first")
+    batcher.add_many([b"second", b"third"])
+    assert agg.calls == [[b"first"], [b"second", b"third"]]
+    clock.advance(0)
+    assert len(agg.calls) == 2
+
+
+def _bound_port(proto, max_throughput=None):
+    """A BatchUDPPort over one end of a datagram socketpair (delivery is synchronous),
+    not registered with any reactor; returns (port, sending end)."""
+    port = BatchUDPPort(0, proto, "127.0.0.1", 65535, reactor=task.Clock())
+    port.socket, sender = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    port.socket.setblocking(False)
+    if max_throughput:
+        port.maxThroughput = max_throughput
+    return port, sender
+
+
+def test_batch_port_reads_a_whole_pass_in_one_call():
+    clock, agg = task.Clock(), RecordingAggregator()
+    port, sender = _bound_port(StatsdUDP(PacketBatcher(agg, clock)))
+    try:
+        for data in (b"a:1|c", b"b:2|c", b"x" * 20000):
+            sender.send(data)
+        port.doRead()
+        assert agg.calls == [[b"a:1|c", b"b:2|c", b"x" * 20000]]
+        port.doRead()                       # nothing left: no call
+        assert len(agg.calls) == 1
+    finally:
+        port.socket.close()
+        sender.close()
+
+
+def test_batch_port_stops_a_pass_at_max_throughput():
+    clock, agg = task.Clock(), RecordingAggregator()
+    port, sender = _bound_port(StatsdUDP(PacketBatcher(agg, clock)), max_throughput=10)
+    try:
+        for data in (b"a:1|c", b"b:2|c", b"c:3|c"):
+            sender.send(data)
+        port.doRead()
+        port.doRead()
+        assert agg.calls == [[b"a:1|c", b"b:2|c"], [b"c:3|c"]]
+    finally:
+        port.socket.close()
+        sender.close()
+
+
+def test_set_receive_buffer_grows_the_buffer():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        default = set_receive_buffer(s, 0)
+        assert set_receive_buffer(s, 4 * default) >= 4 * default
+        assert set_receive_buffer(s, 0) >= 4 * default          # 0 leaves it as it is
+
+
+class ReaderReactor(task.Clock):
+    """Just enough reactor for a UDP port: a clock plus the reader set."""
+
+    def __init__(self):
+        super().__init__()
+        self.readers = set()
+
+    def addReader(self, reader):
+        self.readers.add(reader)
+
+    def removeReader(self, reader):
+        self.readers.discard(reader)
+
+    def removeWriter(self, writer):
+        pass
+
+
+def test_listen_udp_binds_sizes_and_stops():
+    reactor = ReaderReactor()
+    port = listen_udp(reactor, 0, StatsdUDP(None), "127.0.0.1", 1 << 20)
+    assert isinstance(port, BatchUDPPort) and port in reactor.readers
+    assert port.getHost().port > 0 and port.maxPacketSize == 65535
+    assert port.socket.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20
+    port.stopListening()
+    reactor.advance(0)
+    assert port not in reactor.readers
 
 
 def _tcp(max_length=1024):
@@ -171,15 +258,14 @@ SERVER = textwrap.dedent("""
     from twisted.internet import reactor
     from carbonish.statsd.aggregator import StatsdAggregator
     from carbonish.statsd.config import StatsdConfig
-    from carbonish.statsd.protocol import StatsdService, UDP_MAX_PACKET_SIZE
+    from carbonish.statsd.protocol import StatsdService, listen_udp
 
     def sink(rows):
         print(json.dumps(rows), flush=True)
 
     config = StatsdConfig(flush_interval=0.2)
     service = StatsdService(config, StatsdAggregator(config, reactor), sink, reactor)
-    port = reactor.listenUDP(0, service.udp_protocol(), interface="127.0.0.1",
-                             maxPacketSize=UDP_MAX_PACKET_SIZE)
+    port = listen_udp(reactor, 0, service.udp_protocol(), "127.0.0.1", 1 << 20)
     service.startService()
     reactor.addSystemEventTrigger("before", "shutdown", service.stopService)
     print(json.dumps({"port": port.getHost().port}), flush=True)

@@ -1,0 +1,345 @@
+"""statsd ingest: the highest UDP send rate taken without loss, etsy statsd 0.9.0 vs carbonish.
+
+Each receiver runs as its own process on 127.0.0.1; this process sends one-line counter
+datagrams (`bench.counter:1|c`) at a fixed rate for a fixed time, paced in small bursts,
+then asks the receiver how many packets it counted (statsd: its management port's
+`counters`; carbonish: a small control port of the runner below, which reads the
+aggregator's own `statsd.packets_received`). A rate is loss-free when every packet was
+counted. The search doubles the rate until a loss, then bisects (bounded trials).
+
+Receivers: statsd (kernel default SO_RCVBUF, the only buffer it has), carbonish with the
+kernel default buffer, carbonish with its own buffer (UDP_BUFFER_SIZE, 8 MiB asked).
+They alternate A, B, C, A, B, C ... and the medians are quoted.
+
+Run: .venv/bin/python bench/bench_statsd.py [rounds]   (`make bench` runs it)
+"""
+import ctypes
+import json
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+STATSD_DIR = HERE / ".ref" / "statsd"
+STATSD_JS = STATSD_DIR / "node_modules" / "statsd" / "stats.js"
+RESULTS = HERE / "results" / "statsd.md"
+
+PAYLOAD = b"bench.counter:1|c"
+TRIAL_SECONDS = 1.5
+BURST = 16                # datagrams sent in one sendmmsg call between pacing checks
+START_RATE = 10_000
+MAX_RATE = 2_000_000
+BISECT_STEPS = 4
+CARBONISH_BUFFER = 8 * 1024 * 1024
+
+
+def free_port(kind):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_port(port, deadline_seconds=20.0):
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on 127.0.0.1:{port}")
+
+
+def ask(port, command):
+    """Send one command line to a control port, return the reply up to END."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+        conn.sendall(command.encode() + b"\n")
+        reply = b""
+        while b"END" not in reply:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    return reply.decode()
+
+
+# --- receivers --------------------------------------------------------------------------
+
+def ensure_statsd():
+    package = STATSD_JS.parent / "package.json"
+    if package.exists() and json.loads(package.read_text())["version"] == "0.9.0":
+        return
+    STATSD_DIR.mkdir(parents=True, exist_ok=True)
+    print("[reference] installing statsd@0.9.0 with npm ...", file=sys.stderr, flush=True)
+    subprocess.run(["npm", "install", "--no-audit", "--no-fund", "--silent", "statsd@0.9.0"],
+                   cwd=STATSD_DIR, check=True)
+
+
+class Receiver:
+    label = ""
+
+    def __init__(self, tmp):
+        self.tmp = tmp
+        self.udp_port = free_port(socket.SOCK_DGRAM)
+        self.control_port = free_port(socket.SOCK_STREAM)
+        self.proc = None
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=20)
+
+
+class Statsd(Receiver):
+    label = "etsy statsd 0.9.0 (kernel default buffer)"
+
+    def start(self):
+        config = {"port": self.udp_port, "address": "127.0.0.1", "mgmt_port": self.control_port,
+                  "mgmt_address": "127.0.0.1", "flushInterval": 3_600_000, "backends": [],
+                  "automaticConfigReload": False}
+        path = Path(self.tmp) / "statsd.json"
+        path.write_text(json.dumps(config))
+        self.proc = subprocess.Popen(["node", str(STATSD_JS), str(path)], cwd=STATSD_JS.parent,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(self.control_port)
+
+    def packets(self):
+        reply = ask(self.control_port, "counters")
+        return int(re.search(r"'statsd\.packets_received': (\d+)", reply).group(1))
+
+
+class Carbonish(Receiver):
+    def __init__(self, tmp, buffer_size):
+        super().__init__(tmp)
+        self.buffer_size = buffer_size
+        self.label = ("carbonish (kernel default buffer)" if not buffer_size else
+                      f"carbonish (UDP_BUFFER_SIZE {buffer_size // (1024 * 1024)} MiB)")
+
+    def start(self):
+        env = dict(os.environ, PYTHONPATH=str(REPO))
+        self.proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", str(self.udp_port), str(self.control_port),
+             str(self.buffer_size)], env=env, stdout=subprocess.DEVNULL)
+        wait_for_port(self.control_port)
+
+    def packets(self):
+        return int(json.loads(ask(self.control_port, "packets").split("END")[0])["packets"])
+
+
+def serve(udp_port, control_port, buffer_size):
+    """The carbonish receiver: the statsd protocol and aggregator on the real reactor."""
+    from twisted.internet import reactor
+    from twisted.internet.protocol import Factory, Protocol
+
+    from carbonish.statsd.aggregator import StatsdAggregator
+    from carbonish.statsd.config import StatsdConfig
+    from carbonish.statsd.protocol import StatsdService, listen_udp
+
+    config = StatsdConfig(flush_interval=3600, udp_buffer_size=buffer_size)
+    aggregator = StatsdAggregator(config, reactor)
+    service = StatsdService(config, aggregator, lambda rows: None, reactor)
+    listen_udp(reactor, udp_port, service.udp_protocol(), "127.0.0.1", buffer_size)
+
+    class Control(Protocol):
+        def dataReceived(self, data):
+            service.batcher.drain()
+            count = aggregator.counters[aggregator.packets_key]
+            self.transport.write(json.dumps({"packets": count}).encode() + b"\nEND\n")
+            self.transport.loseConnection()
+
+    reactor.listenTCP(control_port, Factory.forProtocol(Control), interface="127.0.0.1")
+    service.startService()
+    reactor.run()
+
+
+# --- sending and searching --------------------------------------------------------------
+
+class _IOVec(ctypes.Structure):
+    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
+
+
+class _MsgHdr(ctypes.Structure):
+    _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
+                ("msg_iov", ctypes.POINTER(_IOVec)), ("msg_iovlen", ctypes.c_size_t),
+                ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
+                ("msg_flags", ctypes.c_int)]
+
+
+class _MMsgHdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
+
+
+class BurstSender:
+    """A connected UDP socket sending BURST copies of PAYLOAD in one sendmmsg(2) call, so
+    the sender (one Python process) is not what limits the rates measured."""
+
+    def __init__(self, port):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.connect(("127.0.0.1", port))
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._sendmmsg = getattr(libc, "sendmmsg", None)
+        self._payload = ctypes.create_string_buffer(PAYLOAD, len(PAYLOAD))
+        self._iov = _IOVec(ctypes.cast(self._payload, ctypes.c_void_p), len(PAYLOAD))
+        self._msgs = (_MMsgHdr * BURST)()
+        for m in self._msgs:
+            m.msg_hdr.msg_iov = ctypes.pointer(self._iov)
+            m.msg_hdr.msg_iovlen = 1
+
+    def send(self, count):
+        """Send `count` (<= BURST) datagrams; return how many the kernel took."""
+        if self._sendmmsg is None:
+            for _ in range(count):
+                self.sock.send(PAYLOAD)
+            return count
+        done = self._sendmmsg(self.sock.fileno(), self._msgs, count, 0)
+        return max(done, 0)
+
+    def close(self):
+        self.sock.close()
+
+
+def send_at(port, rate, seconds):
+    """Send rate*seconds datagrams paced to `rate`; return (sent, achieved rate)."""
+    total = int(rate * seconds)
+    interval = BURST / rate
+    sender = BurstSender(port)
+    try:
+        start = time.perf_counter()
+        sent = 0
+        while sent < total:
+            target = start + (sent // BURST) * interval
+            while time.perf_counter() < target:
+                pass
+            sent += sender.send(min(BURST, total - sent))
+        elapsed = time.perf_counter() - start
+    finally:
+        sender.close()
+    return sent, sent / elapsed
+
+
+def counted_after(receiver, before, sent):
+    """Packets counted since `before`, once the count stops moving (bounded wait)."""
+    deadline = time.monotonic() + 10
+    last = -1
+    while time.monotonic() < deadline:
+        now = receiver.packets() - before
+        if now >= sent or now == last:
+            return now
+        last = now
+        time.sleep(0.3)
+    return last
+
+
+def trial(receiver, rate):
+    before = receiver.packets()
+    sent, achieved = send_at(receiver.udp_port, rate, TRIAL_SECONDS)
+    got = counted_after(receiver, before, sent)
+    return got == sent, achieved
+
+
+def search(receiver):
+    """Highest loss-free rate found: doubling from START_RATE, then bisection."""
+    good, bad, sender_cap = 0, None, None
+    rate = START_RATE
+    while rate <= MAX_RATE:
+        ok, achieved = trial(receiver, rate)
+        if achieved < 0.97 * rate:        # this process cannot send faster
+            sender_cap = achieved
+        if not ok:
+            bad = rate
+            break
+        good = max(good, min(rate, achieved))
+        if sender_cap:
+            break
+        rate *= 2
+    for _ in range(BISECT_STEPS if bad else 0):
+        rate = (good + bad) / 2
+        ok, achieved = trial(receiver, rate)
+        if ok:
+            good = min(rate, achieved)
+        else:
+            bad = rate
+    return good, sender_cap
+
+
+def main(argv):
+    rounds = int(argv[0]) if argv else 3
+    ensure_statsd()
+    results = {}
+    caps = []
+    with tempfile.TemporaryDirectory() as tmp:
+        receivers = [Statsd(tmp), Carbonish(tmp, 0), Carbonish(tmp, CARBONISH_BUFFER)]
+        for r in range(rounds):
+            for receiver in receivers:
+                receiver.start()
+                try:
+                    rate, cap = search(receiver)
+                finally:
+                    receiver.stop()
+                results.setdefault(receiver.label, []).append(rate)
+                if cap:
+                    caps.append(cap)
+                print(f"round {r + 1}: {receiver.label}: {rate:,.0f} packets/s", flush=True)
+    write_table(results, rounds, caps)
+
+
+def write_table(results, rounds, caps):
+    labels = list(results)
+    base = statistics.median(results[labels[0]])
+    lines = ["| receiver | loss-free packets/s (median) | runs | vs statsd |",
+             "|---|---:|---|---:|"]
+    for label in labels:
+        median = statistics.median(results[label])
+        runs = ", ".join(f"{r:,.0f}" for r in results[label])
+        lines.append(f"| {label} | {median:,.0f} | {runs} | {median / base:.1f}x |")
+    table = "\n".join(lines)
+    print(table)
+    cap_note = (f"The sender reached its own limit at ~{min(caps):,.0f} packets/s in some "
+                "runs, so those figures are lower bounds." if caps else
+                "The sender never reached its own limit.")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(f"""# statsd: loss-free UDP ingest
+
+{table}
+
+How measured (bench/bench_statsd.py): each receiver is its own process on 127.0.0.1,
+one sender process paces one-line counter datagrams (`bench.counter:1|c`) at a fixed rate
+for {TRIAL_SECONDS} s in bursts of {BURST}; a rate counts as loss-free when the receiver's
+own `statsd.packets_received` equals what was sent (statsd read from its management
+port, carbonish from a control port beside the real reactor). Rates double from
+{START_RATE:,} until the first loss, then {BISECT_STEPS} bisection steps. statsd 0.9.0
+(npm) under node {node_version()}; the kernel default SO_RCVBUF here is
+{default_rcvbuf():,} bytes, rmem_max {rmem_max():,}; carbonish asks for
+{CARBONISH_BUFFER // (1024 * 1024)} MiB (UDP_BUFFER_SIZE). {rounds} rounds, receivers
+alternating in each, medians quoted. Machine: {os.cpu_count()} cores, shared and noisy.
+{cap_note}
+""")
+
+
+def node_version():
+    return subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+
+
+def default_rcvbuf():
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        return s.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+
+
+def rmem_max():
+    try:
+        return int(Path("/proc/sys/net/core/rmem_max").read_text())
+    except OSError:
+        return 0
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--serve"]:
+        serve(*map(int, sys.argv[2:5]))
+    else:
+        main(sys.argv[1:])
