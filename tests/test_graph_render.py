@@ -149,9 +149,15 @@ def test_log_scale_spaces_decades_evenly():
     assert rows_of(image, GREEN, 100).mean() <= 3
 
 
-def test_log_scale_rejects_data_at_or_below_zero():
-    with pytest.raises(InputError):
-        render_graph([series("neg", [-1, 5])], {"logBase": "10"}, "png")
+def test_log_scale_leaves_out_values_at_or_below_zero():
+    data = [series("mixed", [-1.0, 0.0, 10.0, 10.0] * 10)]
+    image = draw(data, **plain(logBase=10, yMin=1, yMax=100))
+    rows = rows_of(image, BLUE, 100)
+    assert len(rows) and abs(np.median(rows) - 50) <= 3  # 10 is halfway up 1..100
+    assert png_size(render_graph([series("none", [np.nan, -3.0])], {"logBase": "10"},
+                                 "png")) == (330, 250)
+    with pytest.raises(InputError, match="above zero"):
+        render_graph([series("a", [1.0, 5.0])], {"logBase": "10", "yMin": "0"}, "png")
 
 
 def test_no_data_image_for_empty_results():
@@ -338,3 +344,15 @@ def test_negative_data_with_draw_null_as_zero():
     script = ET.fromstring(svg).find("{http://www.w3.org/2000/svg}script").text.strip()
     meta = json.loads(script[len("metadata = "):])
     assert meta["y"]["top"] == 0  # the range is pulled up to zero for the gap
+
+
+def test_awkward_data_still_draws():
+    cases = [[series("inf", [1, np.inf, -np.inf, 3])], [series("nan", [np.nan] * 5)],
+             [series("fine", np.arange(100.0), step=10),
+              series("coarse", np.arange(10.0), step=100, start=1_700_000_500)],
+             [series("huge", [1e300, -1e300])]]
+    for data in cases:
+        for extra in ({}, {"areaMode": "stacked"}, {"yDivisors": "1"}, {"graphType": "pie"},
+                      {"lineMode": "connected"}, {"yAxisSide": "right"}):
+            assert png_size(render_graph(data, {"width": "120", "height": "90", **extra},
+                                         "png")) == (120, 90)

@@ -116,3 +116,17 @@ def test_x_times_across_dst_keep_midnights():
         "28 00:00", "29 00:00", "30 00:00", "31 00:00"]
     minutes = ticks.x_times(start, start + 60, (ticks.SEC, 15), tz)
     assert len(minutes) == 4
+
+
+def test_one_divisor_across_zero_falls_back_to_two():
+    # one step cannot span -4.5 .. 4.5 from a multiple of itself: graphite loops forever
+    axis = ticks.linear_axis(-4.5, 4.5, divisors=(1,))
+    assert axis.bottom <= -4.5 and axis.top >= 4.5 and len(axis.values) >= 2
+
+
+def test_extreme_ranges_do_not_hang_or_overflow():
+    axis = ticks.linear_axis(-1e300, 1e300)
+    assert axis.bottom <= -1e300 and axis.top >= 1e300
+    with pytest.raises(ticks.AxisError):
+        ticks.choose_step(0, math.inf)
+    assert list(ticks.candidate_steps(1e307))[-1] <= 1e308  # stops before overflow

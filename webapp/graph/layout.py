@@ -158,6 +158,21 @@ def data_limits(plots, draw_null_as_zero=False, stacked=False):
     return low, high
 
 
+def positive_limits(plots, stacked, base):
+    """(min, max) of the values above zero, for a log axis: values at or below zero
+    cannot be drawn there and are left out (graphite-web refuses the whole graph);
+    with none above zero the axis shows the decade 1..base."""
+    arrays = [p.values for p in plots if not p.infinite]
+    values = np.concatenate(arrays) if arrays else np.zeros(0)
+    positive = values[np.isfinite(values) & (values > 0)]
+    if not len(positive):
+        return 1.0, float(base)
+    high = float(positive.max())
+    if stacked:
+        high = max(high, float(np.nanmax(stack_totals(arrays))))
+    return float(positive.min()), high
+
+
 def stack_totals(arrays):
     """Column sums over the common length, NaN counting as nothing."""
     length = min(len(a) for a in arrays)
@@ -192,6 +207,7 @@ def y_pixels(values, axis, top, bottom):
         else:
             relative = values - low
             span = high - low
+        span = span if span > 0 else 1.0
         rows = bottom - relative * ((bottom - top) / span)
     # keep far-off points finite and bounded so cairo draws their slopes sanely
     limit = 20.0 * (bottom - top + 1)

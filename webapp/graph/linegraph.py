@@ -188,7 +188,10 @@ def _y_axes(canvas, plots, params, stacked):
 
 
 def _one_axis(plots, params, stacked, axis_min, axis_max, axis_limit, step):
-    low, high = layout.data_limits(plots, params.drawNullAsZero, stacked)
+    if params.logBase:
+        low, high = layout.positive_limits(plots, stacked, params.logBase)
+    else:
+        low, high = layout.data_limits(plots, params.drawNullAsZero, stacked)
     if params.logBase:
         return ticks.log_axis(low, high, params.logBase, axis_min=axis_min, axis_max=axis_max,
                               axis_limit=axis_limit, unit_system=params.yUnitSystem)

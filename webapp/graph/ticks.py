@@ -42,11 +42,12 @@ class YAxis:
 
     @property
     def low(self):
-        return min(self.values) if self.values else self.bottom
+        """The value drawn at the bottom edge: the lowest label (graphite's rule)."""
+        return min(self.values) if len(self.values) > 1 else self.bottom
 
     @property
     def high(self):
-        return max(self.values) if self.values else self.top
+        return max(self.values) if len(self.values) > 1 else self.top
 
 
 def format_units(value, step=None, system="si"):
@@ -143,9 +144,14 @@ def candidate_steps(min_step, binary=False):
     base, mantissas = (2.0, (1.0,)) if binary else (10.0, (1.0, 2.0, 5.0))
     exponent = math.floor(math.log(min_step, base) - EPSILON)
     while True:
-        multiplier = base ** exponent
+        try:
+            multiplier = base ** exponent
+        except OverflowError:
+            return
         for mantissa in mantissas:
             value = mantissa * multiplier
+            if math.isinf(value):
+                return
             if value >= min_step * (1.0 - EPSILON):
                 yield value
         exponent += 1
@@ -154,7 +160,7 @@ def candidate_steps(min_step, binary=False):
 def _slop(low, high, step, divisor):
     bottom = step * math.floor(low / step + EPSILON)
     top = bottom + step * divisor
-    if top >= high - EPSILON * step:
+    if top >= high - EPSILON * step and bottom - low <= EPSILON * (high - low):
         return max(top - high, low - bottom)
     return None
 
@@ -163,14 +169,22 @@ def choose_step(low, high, divisors=(4, 5, 6), binary=False):
     """The round step whose multiples cover [low, high] in one of `divisors` steps
     with the least slack outside the range (graphite-web's chooseStep)."""
     variance = high - low
+    if not math.isfinite(variance) or variance <= 0:
+        raise AxisError(f"cannot divide the y range {low:g} .. {high:g} into steps")
     best_slop = best_step = None
-    for step in candidate_steps(variance / max(divisors), binary):
+    for count, step in enumerate(candidate_steps(variance / max(divisors), binary)):
         if best_slop is not None and step * min(divisors) >= 2 * best_slop + variance:
+            break
+        if count > 64:  # no candidate covers: one step cannot span both sides of zero
             break
         for divisor in divisors:
             slop = _slop(low, high, step, divisor)
             if slop is not None and (best_slop is None or slop < best_slop):
                 best_slop, best_step = slop, step
+    if best_step is None:
+        if max(divisors) > 64:
+            raise AxisError(f"no round step fits the y range {low:g} .. {high:g}")
+        return choose_step(low, high, tuple(d + 1 for d in divisors), binary)
     return best_step
 
 
