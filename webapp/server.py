@@ -96,9 +96,6 @@ class Params:
         except ValueError:
             raise InputError(f"invalid int value {_shown(raw)} for param {name}") from None
 
-    def flag(self, name):
-        return self.get(name, "0") not in ("", "0", "false", "False")
-
     def jsonp(self):
         callback = self.get("jsonp")
         if not callback:
@@ -517,6 +514,16 @@ def build_app(settings, store=None, registry=None, times=None, graph=None):
     return WebApp(store, registry, evaluator, times, graph or _graph_renderer())
 
 
+class QuietSite(server.Site):
+    """A Site without the per-request access log line (gunicorn's default too)."""
+
+    displayTracebacks = False
+    noisy = False
+
+    def log(self, request):
+        pass
+
+
 class ThreadPoolService(service.Service):
     """Starts and stops the render pool with the application."""
 
@@ -563,9 +570,7 @@ def build_service(settings, reactor=None, app=None):
     web = settings.web
     app = app or build_app(settings)
     pool = ThreadPool(minthreads=1, maxthreads=max(web.THREADS, 1), name="carbonish-render")
-    site = server.Site(ApiResource(app, pool, reactor, web.REQUEST_TIMEOUT + 1.0))
-    site.displayTracebacks = False
-    site.noisy = False
+    site = QuietSite(ApiResource(app, pool, reactor, web.REQUEST_TIMEOUT + 1.0))
     top = service.MultiService()
     ThreadPoolService(pool).setServiceParent(top)
     ListeningService(site, web.INTERFACE, web.PORT, reactor).setServiceParent(top)

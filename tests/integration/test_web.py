@@ -136,20 +136,15 @@ def test_error_paths_one_line_text(node, path, params, status, reason):
     assert b"Traceback" not in body
 
 
-def _functions_use_ctx_regex():
-    import inspect
-    from webapp.functions import filter as family
-    return "compile_regex" in inspect.getsource(family)
-
-
-@pytest.mark.xfail(not _functions_use_ctx_regex(), strict=True,
-                   reason="grep compiles with `re`, which holds the GIL for the whole match "
-                          "and freezes the reactor; it must use ctx.compile_regex")
 def test_catastrophic_regex_answered_within_request_timeout(node):
+    """`(a+)+$` backtracks for seconds in `re` on this name; the answer (no match, or a
+    400 naming REQUEST_TIMEOUT) must come within the 1 s limit plus the grace second."""
     started = time.monotonic()
     code, _, body = get(node, "/render", target="grep(r.*, '(a+)+$')", format="json")
-    assert time.monotonic() - started < 4
-    assert code == 400 and b"REQUEST_TIMEOUT" in body
+    assert time.monotonic() - started < 3
+    assert (code, body) == (200, b"[]") or (code == 400 and b"REQUEST_TIMEOUT" in body)
+    # the worker is free again: an ordinary render still answers
+    assert get(node, "/render", target="a.b.d", format="json")[0] == 200
 
 
 def test_start_stop_twice(tmp_path, start):
