@@ -791,3 +791,43 @@ def test_special_values_print_like_script(twins):
     twins.same('dump', '--raw', '{d}/a.wsp')
     assert 'NaN' in twins.same('diff', '--json', '{d}/a.wsp', '{d}/b.wsp').out
     twins.same('diff', '{d}/a.wsp', '{d}/b.wsp')
+
+
+def _bad_files(directory, good):
+    content = open(good, 'rb').read()
+    files = {
+        'empty': b'',
+        'garbage': b'this is not a whisper file' * 4,
+        'short header': content[:20],
+        'short data': content[:500],
+        'zero step': content[:20] + bytes(4) + content[24:],
+    }
+    paths = {'missing': str(directory / 'missing.wsp'), 'directory': str(directory)}
+    for name, data in files.items():
+        paths[name] = str(directory / (name.replace(' ', '_') + '.wsp'))
+        with open(paths[name], 'wb') as fh:
+            fh.write(data)
+    return paths
+
+
+BAD_FILE_COMMANDS = [
+    ('info', '{bad}'), ('info', '--json', '{bad}'), ('fetch', '{bad}'), ('dump', '{bad}'),
+    ('dump', '-r', '{bad}'), ('update', '{bad}', 'N:1'), ('update', '{bad}', 'N:1', 'N:2'),
+    ('resize', '{bad}', '60:10'), ('set-aggregation', '{bad}', 'max'), ('set-xff', '{bad}', '0'),
+    ('merge', '{bad}', '{good}'), ('merge', '{good}', '{bad}'), ('fill', '{bad}', '{good}'),
+    ('fill', '{good}', '{bad}'), ('diff', '{bad}', '{good}'), ('diff', '{good}', '{bad}'),
+]
+
+
+@pytest.mark.parametrize('command', BAD_FILE_COMMANDS, ids=' '.join)
+def test_bad_files_give_an_error_line_never_a_traceback(tmp_path, command):
+    good = str(tmp_path / 'good.wsp')
+    make_metric(good, archives=[(60, 100), (600, 100)])
+    before = open(good, 'rb').read()
+    for name, bad in _bad_files(tmp_path, good).items():
+        argv = [a.format(bad=bad, good=good) for a in command]
+        result = run_ours(argv[0], argv[1:])
+        assert result.status == 1, (name, result)
+        first, _, rest = result.err.partition('\n')
+        assert first.startswith('[ERROR] ') and rest.strip() == '', (name, result.err)
+    assert open(good, 'rb').read() == before
