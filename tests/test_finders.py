@@ -319,3 +319,22 @@ def test_vanished_file_has_no_intervals_and_no_merge(tmp_path):
     [node] = finder.find("gone")
     os.remove(node.fs_path)
     assert finder.intervals(node, NOW) == ()
+
+
+def test_parallel_fetch_same_results_in_order(tmp_path):
+    for i in range(7):
+        make(str(tmp_path), f"p.m{i}", [(NOW - 20, float(i))])
+    serial = LocalFinder(tmp_path, OracleStorage(), fetch_threads=1)
+    parallel = LocalFinder(tmp_path, OracleStorage(), fetch_threads=3, parallel_min=2)
+    expected = serial.fetch(["p.*"], NOW - 60, NOW, NOW)
+    got = parallel.fetch(["p.*"], NOW - 60, NOW, NOW)
+    assert [r.name for r in got] == [r.name for r in expected] == [f"p.m{i}" for i in range(7)]
+    assert all(np.array_equal(a.values, b.values, equal_nan=True) for a, b in zip(got, expected))
+
+
+def test_literal_leaf_lookup(tmp_path):
+    make(str(tmp_path), "l.one")
+    finder = LocalFinder(tmp_path, OracleStorage())
+    assert finder.find_leaves("l.one") == [Node("l.one", True, str(tmp_path / "l" / "one.wsp"))]
+    assert finder.find_leaves("l") == [] and finder.find_leaves("l.two") == []
+    assert [n.path for n in finder.find_leaves("l.{one,two}")] == ["l.one"]

@@ -29,6 +29,8 @@ from webapp.errors import InputError
 log = logging.getLogger(__name__)
 
 WSP = ".wsp"
+PARALLEL_FETCH_MIN = 256  # leaves in one fetch before it is split over threads
+_LITERAL = re.compile(r"[*?\[{]")
 _WILDCARD = re.compile(r"[*?\[]")
 _BRACES = re.compile(r"\{([^{}]*)\}")
 _FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -157,8 +159,11 @@ class LocalFinder:
     `storage` provides `fetch_array(path, from, until, now)` and `info(path)` (the
     carbonish.whisper module by default); `carbonlink` provides `query_bulk(names)`."""
 
-    def __init__(self, data_dir, storage=None, carbonlink=None):
+    def __init__(self, data_dir, storage=None, carbonlink=None, fetch_threads=2,
+                 parallel_min=PARALLEL_FETCH_MIN):
         self.data_dir = os.fspath(data_dir)
+        self.fetch_threads = fetch_threads
+        self.parallel_min = parallel_min
         if storage is None:
             from carbonish import whisper as storage
         self.storage = storage
@@ -224,16 +229,38 @@ class LocalFinder:
         start = now - info["maxRetention"]
         return ((start, max(os.stat(node.fs_path).st_mtime, start)),)
 
+    def find_leaves(self, pattern):
+        """The leaves of `pattern`; a plain name costs one stat."""
+        nodes = split_pattern(pattern)
+        if _LITERAL.search(pattern) is None:
+            path = os.path.join(self.data_dir, *nodes) + WSP
+            return [Node(pattern, True, path, (), nodes[-1])] if os.path.isfile(path) else []
+        return [node for node in self.find(pattern) if node.is_leaf]
+
     def fetch(self, patterns, start, end, now):
-        """[FetchResult] for every leaf of every pattern, cache points merged in."""
-        leaves = [(pattern, node) for pattern in patterns
-                  for node in self.find(pattern) if node.is_leaf]
+        """[FetchResult] for every leaf of every pattern, cache points merged in.
+
+        Many leaves are read by `fetch_threads` threads (file reads release the GIL)."""
+        leaves = [(pattern, node) for pattern in patterns for node in self.find_leaves(pattern)]
         cached = self._cached_points({node.path for _, node in leaves})
-        results = []
-        for pattern, node in leaves:
-            result = self._fetch_leaf(pattern, node, start, end, now, cached.get(node.path))
-            if result is not None:
-                results.append(result)
+
+        def read(chunk):
+            out = []
+            for pattern, node in chunk:
+                result = self._fetch_leaf(pattern, node, start, end, now, cached.get(node.path))
+                if result is not None:
+                    out.append(result)
+            return out
+        workers = self.fetch_threads if len(leaves) >= self.parallel_min else 1
+        if workers <= 1:
+            return read(leaves)
+        size = -(-len(leaves) // workers)
+        chunks = [leaves[i:i + size] for i in range(0, len(leaves), size)]
+        with ThreadPoolExecutor(max_workers=len(chunks) - 1) as pool:
+            others = [pool.submit(read, chunk) for chunk in chunks[1:]]
+            results = read(chunks[0])
+            for future in others:
+                results.extend(future.result())
         return results
 
     def _cached_points(self, names):
