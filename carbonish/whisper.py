@@ -29,6 +29,7 @@ carbonish itself uses the array entry points: fetch_array, file_fetch_array and
 update_many_arrays.
 """
 import fcntl
+import itertools
 import operator
 import os
 import re
@@ -547,16 +548,16 @@ def _write_slots(fd, header, archive, slots, records):
     """Write records (unique slots, any order) into the archive: one write per run of
     adjacent slots, or one read-modify-write of the whole span when the runs are many."""
     header.head = header.head[:metadataSize + len(header.archives) * archiveInfoSize]
-    order = np.argsort(slots, kind="stable")
-    slots = slots[order]
-    records = records[order]
-    breaks = np.flatnonzero(np.diff(slots) != 1) + 1
+    breaks = np.flatnonzero(slots[1:] - slots[:-1] != 1) + 1
     if len(breaks) < _MAX_SCATTER_WRITES:
         bounds = [0, *breaks.tolist(), len(slots)]
-        for lo, hi in zip(bounds[:-1], bounds[1:]):
-            os.pwrite(fd, records[lo:hi].tobytes(),
-                      archive.offset + int(slots[lo]) * pointSize)
+        starts = slots[bounds[:-1]].tolist()
+        for lo, hi, slot in zip(bounds[:-1], bounds[1:], starts):
+            os.pwrite(fd, records[lo:hi].tobytes(), archive.offset + slot * pointSize)
         return
+    order = np.argsort(slots)
+    slots = slots[order]
+    records = records[order]
     first = int(slots[0])
     span = int(slots[-1]) - first + 1
     start = archive.offset + first * pointSize
@@ -572,11 +573,15 @@ def _records(intervals, values):
     return records
 
 
-def _keep_last(keys):
-    """Mask keeping the last of each run of equal adjacent keys."""
-    keep = np.ones(len(keys), bool)
-    keep[:-1] = keys[1:] != keys[:-1]
-    return keep
+def _last_of_runs(keys, *arrays):
+    """keys and arrays reduced to the last element of each run of equal adjacent keys."""
+    if len(keys) < 2:
+        return (keys, *arrays)
+    differ = keys[1:] != keys[:-1]
+    if differ.all():
+        return (keys, *arrays)
+    keep = np.append(differ, True)
+    return (keys[keep], *(a[keep] for a in arrays))
 
 
 def _write_archive_points(fd, header, archive, intervals, values):
@@ -609,7 +614,7 @@ def _update_archive(fd, header, index, intervals, values):
     for lower in header.archives:
         if lower.step <= archive.step:
             continue
-        lower_intervals = np.unique(intervals - intervals % lower.step)
+        lower_intervals, = _last_of_runs(intervals - intervals % lower.step)
         if not _propagate(fd, header, higher, lower, lower_intervals):
             break
         higher = lower
@@ -641,6 +646,9 @@ def _read_windows(fd, header, higher, lower_intervals, k):
     if base != 0 and span <= higher.points:
         first = int(lower_intervals[0] - base) // higher.step % higher.points
         records = _read_ring(fd, header, higher, first, span)
+        if span == len(lower_intervals) * k:   # adjacent windows: a reshape will do
+            picked = records.reshape(-1, k)
+            return picked["t"].astype(np.int64), picked["v"].astype(np.float64)
         index = ((lower_intervals - lower_intervals[0]) // higher.step)[:, None] + np.arange(k)
     else:
         records = _read_ring(fd, header, higher, 0, higher.points)
@@ -662,7 +670,8 @@ def _write_propagated(fd, header, lower, lower_intervals, ok, result):
         order = _set_order(lower_intervals, intervals)
         base = int(intervals[order[0]])
     slots = ((intervals - base) // lower.step) % lower.points
-    if len(np.unique(slots)) != len(slots):
+    if intervals[-1] - intervals[0] >= lower.retention and \
+            len(np.unique(slots)) != len(slots):
         # Several intervals share a slot: the last one in whisper's set order wins.
         order = _set_order(lower_intervals, intervals) if order is None else order
         slots, intervals, result = slots[order], intervals[order], result[order]
@@ -756,18 +765,15 @@ def update_many_arrays(path_or_fh, timestamps, values, now=None, lock=None,
                             values, now, lock, autoflush)
 
 
-_POINTS_DTYPE = np.dtype([("t", np.float64), ("v", np.float64)])
-
-
 def _points_to_arrays(points):
     """(int64 timestamps, float64 values) from (timestamp, value) pairs, converting as
     whisper's int(t), float(v) do (and raising what they raise)."""
     try:
-        packed = np.fromiter(points, _POINTS_DTYPE, len(points))
-        values = packed["v"]
-        if np.isnan(values).any() or np.isnan(packed["t"]).any():
-            raise ValueError("NaN present: convert point by point")
-        return np.trunc(packed["t"]).astype(np.int64), values
+        flat = np.fromiter(itertools.chain.from_iterable(points), np.float64)
+        if len(flat) != 2 * len(points) or np.isnan(flat).any():
+            raise ValueError("not all pairs of numbers: convert point by point")
+        pairs = flat.reshape(-1, 2)
+        return pairs[:, 0].astype(np.int64), pairs[:, 1].copy()
     except (ValueError, TypeError, OverflowError):
         pairs = [(int(t), float(v)) for (t, v) in points]
         timestamps = np.array([t for t, _ in pairs], np.int64)
@@ -799,29 +805,41 @@ def _file_update_arrays(fd, name, timestamps, values, now, lock, autoflush):
     header = _read_header(fd, name)
     if now is None:
         now = int(time.time())
-    # Chronological; equal timestamps in reverse order given, so the first given is
-    # the last of its run (whisper sorts newest first, stably, then reverses).
-    order = len(timestamps) - 1 - np.argsort(timestamps[::-1], kind="stable")
-    timestamps = timestamps[order]
-    values = values[order]
-    retentions = np.maximum.accumulate([a.retention for a in header.archives])
-    # Archive index per point: the first that covers its age (non-increasing here).
-    negated = -np.searchsorted(retentions, now - timestamps, side="left")
-    for index in range(len(header.archives)):
-        lo = int(np.searchsorted(negated, -index, side="left"))
-        hi = int(np.searchsorted(negated, -index, side="right"))
-        if lo < hi:
-            _update_bucket(fd, header, index, timestamps[lo:hi], values[lo:hi], name)
+    timestamps, values = _chronological(timestamps, values)
+    if now - int(timestamps[0]) <= header.archives[0].retention:
+        _update_bucket(fd, header, 0, timestamps, values, name)   # all in archive 0
+    else:
+        retentions = np.maximum.accumulate([a.retention for a in header.archives])
+        # Archive index per point: the first covering its age (non-increasing here).
+        negated = -np.searchsorted(retentions, now - timestamps, side="left")
+        for index in range(len(header.archives)):
+            lo = int(np.searchsorted(negated, -index, side="left"))
+            hi = int(np.searchsorted(negated, -index, side="right"))
+            if lo < hi:
+                _update_bucket(fd, header, index, timestamps[lo:hi], values[lo:hi], name)
     _finish_write(fd, _opt(autoflush, AUTOFLUSH))
+
+
+def _chronological(timestamps, values):
+    """Points in ascending time; equal timestamps in reverse order given, so that the
+    first given is the last of its run (whisper sorts newest first, stably, then
+    reverses each archive's share)."""
+    if len(timestamps) > 1:
+        step = timestamps[1:] - timestamps[:-1]
+        if (step > 0).all():
+            return timestamps, values
+        if (step < 0).all():
+            return timestamps[::-1], values[::-1]
+        order = len(timestamps) - 1 - np.argsort(timestamps[::-1], kind="stable")
+        return timestamps[order], values[order]
+    return timestamps, values
 
 
 def _update_bucket(fd, header, index, timestamps, values, name):
     step = header.archives[index].step
-    aligned = timestamps - timestamps % step
-    keep = _keep_last(aligned)
-    intervals = aligned[keep]
+    intervals, values = _last_of_runs(timestamps - timestamps % step, values)
     _check_timestamps(intervals, name)
-    _update_archive(fd, header, index, intervals, values[keep])
+    _update_archive(fd, header, index, intervals, values)
 
 
 # --- fetch -----------------------------------------------------------------------------

@@ -233,7 +233,9 @@ def test_update_many_converts_like_whisper(tmp_path):
     pair.assert_same()
 
 
-@pytest.mark.parametrize("bad", [(NOW, None), (NOW, "x"), (None, 1.0), ("x", 1.0)])
+@pytest.mark.parametrize("bad", [
+    (NOW, None), (NOW, "x"), (None, 1.0), ("x", 1.0), (NOW, 1.0, 2.0), (NOW,),
+])
 def test_update_many_bad_point_raises_what_whisper_raises(tmp_path, bad):
     pair = Pair(tmp_path, [(10, 60)])
     with pytest.raises(Exception) as expected:

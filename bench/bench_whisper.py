@@ -1,0 +1,199 @@
+"""carbonish.whisper against whisper 1.1.10, in one process, alternating A, B, A, B.
+
+File: retentions 10s:1d,1m:30d i.e. [(10, 8640), (60, 43200)], average, xFilesFactor 0.5,
+one full day of points written. Prints a markdown table and writes it, with how it was
+measured, to bench/results/whisper.md. Run from the repo root: .venv/bin/python
+bench/bench_whisper.py [--quick]
+"""
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import whisper as reference
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from carbonish import whisper as ours  # noqa: E402
+
+ARCHIVES = [(10, 8640), (60, 43200)]
+NOW = 1_700_000_000
+DAY = 86_400
+RESULTS = Path(__file__).resolve().parent / "results" / "whisper.md"
+
+
+def per_call(fn, calls):
+    """Seconds per call of fn() over `calls` calls."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def alternate(contenders, calls, rounds):
+    """Median seconds per call of each contender, measured in alternating rounds."""
+    samples = {name: [] for name in contenders}
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            samples[name].append(per_call(fn, calls))
+    return {name: statistics.median(s) for name, s in samples.items()}
+
+
+def filled_file(directory):
+    path = os.path.join(directory, "day.wsp")
+    reference.create(path, list(ARCHIVES), 0.5, "average", useFallocate=True)
+    rnd = random.Random(1)
+    reference.update_many(path, [(NOW - 10 * i, rnd.uniform(0, 100)) for i in range(8640)],
+                          now=NOW)
+    return path
+
+
+def fetch_floor(path):
+    """The least a fetch can do: one pread of exactly the day's bytes, one decode."""
+    info = ours.info(path)
+    archive = info["archives"][0]
+    with open(path, "rb") as fh:
+        base = int(np.frombuffer(os.pread(fh.fileno(), 4, archive["offset"]), ">u4")[0])
+    first = ((NOW - DAY + 10 - base) // 10) % archive["points"]
+    size = archive["size"] - first * ours.pointSize   # a contiguous read from `first`
+    offset = archive["offset"] + first * ours.pointSize
+    fd = os.open(path, os.O_RDONLY)
+
+    def floor_open_fd():
+        return np.frombuffer(os.pread(fd, size, offset), ours.POINT_DTYPE)
+
+    def floor_with_open():
+        handle = os.open(path, os.O_RDONLY)
+        try:
+            return np.frombuffer(os.pread(handle, size, offset), ours.POINT_DTYPE)
+        finally:
+            os.close(handle)
+    return fd, floor_open_fd, floor_with_open
+
+
+def bench_fetch(directory, calls, rounds):
+    path = filled_file(directory)
+    fd, floor_open_fd, floor_with_open = fetch_floor(path)
+    try:
+        frm = NOW - DAY
+        assert ours.fetch(path, frm, NOW, now=NOW) == reference.fetch(path, frm, NOW, now=NOW)
+        result = alternate({
+            "whisper.fetch": lambda: reference.fetch(path, frm, NOW, now=NOW),
+            "fetch_array": lambda: ours.fetch_array(path, frm, NOW, now=NOW),
+            "fetch": lambda: ours.fetch(path, frm, NOW, now=NOW),
+            "floor (pread+frombuffer, fd open)": floor_open_fd,
+            "floor (open+pread+frombuffer+close)": floor_with_open,
+        }, calls, rounds)
+    finally:
+        os.close(fd)
+    return result
+
+
+def bench_update(directory, calls, rounds, shuffled):
+    paths = {}
+    for name in ("reference", "ours"):
+        paths[name] = os.path.join(directory, f"upd-{name}-{shuffled}.wsp")
+        shutil.copy(filled_file_once(directory), paths[name])
+    rnd = random.Random(2)
+    if shuffled:
+        ages = rnd.sample(range(0, DAY, 10), 1000)
+    else:
+        ages = range(0, 10_000, 10)
+    points = [(NOW - age, rnd.uniform(0, 100)) for age in ages]
+    result = alternate({
+        "whisper.update_many": lambda: reference.update_many(paths["reference"], points,
+                                                             now=NOW),
+        "update_many": lambda: ours.update_many(paths["ours"], points, now=NOW),
+    }, calls, rounds)
+    with open(paths["reference"], "rb") as a, open(paths["ours"], "rb") as b:
+        assert a.read() == b.read(), "update_many results differ from whisper's"
+    return result
+
+
+def filled_file_once(directory):
+    path = os.path.join(directory, "day.wsp")
+    return path if os.path.exists(path) else filled_file(directory)
+
+
+def bench_create(directory, calls, rounds):
+    counter = iter(range(10 ** 9))
+
+    def make(module):
+        def create():
+            path = os.path.join(directory, f"c{next(counter)}.wsp")
+            module.create(path, list(ARCHIVES), 0.5, "average", useFallocate=True)
+            os.unlink(path)
+        return create
+    return alternate({"whisper.create": make(reference), "create": make(ours)}, calls, rounds)
+
+
+def row(what, ref_name, ref, ours_name, mine, target):
+    ratio = ref / mine
+    verdict = "met" if ratio >= target else "MISSED"
+    return (f"| {what} | {ref_name} {ref * 1e6:,.0f} µs | {ours_name} {mine * 1e6:,.0f} µs "
+            f"| {ratio:.1f}x | >= {target}x {verdict} |")
+
+
+def main(argv):
+    quick = "--quick" in argv
+    calls, rounds = (20, 5) if quick else (200, 15)
+    directory = tempfile.mkdtemp(prefix="bench-whisper-")
+    try:
+        fetch = bench_fetch(directory, calls, rounds)
+        seq = bench_update(directory, max(calls // 4, 5), rounds, shuffled=False)
+        rnd = bench_update(directory, max(calls // 4, 5), rounds, shuffled=True)
+        create = bench_create(directory, calls, rounds)
+    finally:
+        shutil.rmtree(directory)
+    ref_fetch = fetch["whisper.fetch"]
+    lines = [
+        "| operation | whisper 1.1.10 | carbonish | speed-up | goal |",
+        "|---|---|---|---|---|",
+        row("fetch 1 day (8,640 points), numpy", "fetch", ref_fetch, "fetch_array",
+            fetch["fetch_array"], 5),
+        row("fetch 1 day, lists with None", "fetch", ref_fetch, "fetch", fetch["fetch"], 2),
+        row("update_many 1,000 sequential points", "update_many",
+            seq["whisper.update_many"], "update_many", seq["update_many"], 10),
+        row("update_many 1,000 points, random order over the day", "update_many",
+            rnd["whisper.update_many"], "update_many", rnd["update_many"], 10),
+        row("create with fallocate", "create", create["whisper.create"], "create",
+            create["create"], 1),
+    ]
+    floor_fd = fetch["floor (pread+frombuffer, fd open)"]
+    floor_open = fetch["floor (open+pread+frombuffer+close)"]
+    floor = [
+        "",
+        f"Fetch floor: one pread of exactly the day's bytes and one np.frombuffer: "
+        f"{floor_fd * 1e6:.1f} µs on an open descriptor, {floor_open * 1e6:.1f} µs with "
+        f"open and close. fetch_array is {fetch['fetch_array'] / floor_open:.1f}x the "
+        f"latter ({(fetch['fetch_array'] - floor_open) * 1e6:.1f} µs above it).",
+    ]
+    table = "\n".join(lines + floor)
+    print(table)
+    how = HOW.format(calls=calls, rounds=rounds, python=sys.version.split()[0],
+                     numpy=np.__version__, date=time.strftime("%Y-%m-%d", time.gmtime()))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(f"# Whisper storage engine: carbonish vs whisper 1.1.10\n\n{table}\n\n{how}")
+    return 0
+
+
+HOW = """## How measured
+- `bench/bench_whisper.py` ({date}, Python {python}, numpy {numpy}): both libraries in one
+  process on the same machine, file `10s:1d,1m:30d` (`[(10, 8640), (60, 43200)]`),
+  average, xFilesFactor 0.5, on the temp directory's file system (page cache warm).
+- Each figure is the median over {rounds} rounds of the mean of {calls} calls (update_many:
+  a quarter as many); rounds alternate whisper, carbonish, whisper, carbonish, ...
+- fetch: one day, `fetch(path, now - 86400, now, now=now)` on a file holding a full day
+  (results checked equal before timing). update_many: 1,000 points of a list of
+  (timestamp, value) into a file holding a full day, `now` fixed, either the newest
+  1,000 slots in order or 1,000 random slots of the day in random order; the two files
+  are checked byte-identical afterwards. create: `useFallocate=True`, then unlink.
+- The machine is shared: identical runs vary 1.4-2x, so only ratios from one run count.
+"""
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
