@@ -39,6 +39,8 @@ from typing import Any, Callable, TextIO
 
 import numpy as np
 
+from carbonish import whisper as carbonish_whisper
+
 PROG = 'carbonish whisper'
 SECONDS_PER_DAY = 86400
 SIGPIPE_STATUS = 141
@@ -48,8 +50,6 @@ ESTIMATE_ARCHIVE_INFO_BYTES = 12
 ESTIMATE_POINT_BYTES = 12
 ESTIMATE_BLOCK_BYTES = 4096
 ESTIMATE_METRIC_THOUSANDS = (1, 5, 10, 50, 100, 500)
-# One stored point as laid out on disk (the engine's pointFormat `!Ld`), for dump.
-POINT_DTYPE = np.dtype([('t', '>u4'), ('v', '>f8')])
 
 RETENTIONS = 'timePerPoint:timeToStore [timePerPoint:timeToStore]*'
 RETENTION_HELP = '''
@@ -176,16 +176,6 @@ def _read_info(ctx, path):
         'xFilesFactor': float(raw['xFilesFactor']),
         'archives': archives,
     }
-
-
-def _fetch(ctx, path, from_time, until_time):
-    """engine.fetch with the clock injected; values as plain floats and None."""
-    data = ctx.engine.fetch(path, from_time, until_time, now=ctx.now)
-    if not data:
-        return None
-    time_info, values = data
-    return ((int(time_info[0]), int(time_info[1]), int(time_info[2])),
-            [None if v is None else float(v) for v in values])
 
 
 def _byte_format(num):
@@ -333,8 +323,8 @@ def _cmd_fetch(ctx, argv):
     if len(args) != 1:
         parser.print_help()
         return 1
-    data = _fetch(ctx, args[0], options._from, options.until)
-    if data is None:
+    data = ctx.engine.fetch(args[0], options._from, options.until, now=ctx.now)
+    if not data:
         raise CliError('No data in selected timerange')
     (start, end, step), values = data
     points = zip(range(start, start + step * len(values), step), values)
@@ -407,12 +397,13 @@ def _dump_header(ctx, header):
 
 def _read_archive(fh, path, number, archive):
     """Every slot of one archive in file order: (timestamps, values) as Python lists."""
-    size = archive['points'] * POINT_DTYPE.itemsize
+    point_dtype = carbonish_whisper.POINT_DTYPE   # the file layout, whichever engine runs
+    size = archive['points'] * point_dtype.itemsize
     data = os.pread(fh.fileno(), size, archive['offset'])
     if len(data) != size:
         raise CliError('[ERROR] Archive %d is truncated: %d of %d bytes (%s)'
                        % (number, len(data), size, path))
-    points = np.frombuffer(data, dtype=POINT_DTYPE)
+    points = np.frombuffer(data, dtype=point_dtype)
     return points['t'].tolist(), points['v'].tolist()
 
 
@@ -697,11 +688,6 @@ def _usage():
     return '\n'.join(lines) + '\n'
 
 
-def _default_engine():
-    from carbonish import whisper
-    return whisper
-
-
 def main(argv, stdout=None, stderr=None, stdin=None, now=None, engine=None):
     """Run one `carbonish whisper` command; argv excludes the word "whisper". Returns the
     exit status. `now` (epoch seconds) is the clock for every command; `engine` is the
@@ -715,7 +701,7 @@ def main(argv, stdout=None, stderr=None, stdin=None, now=None, engine=None):
     if name not in COMMANDS:
         err.write("%s: unknown command '%s'\n%s" % (PROG, argv[0], _usage()))
         return 2
-    engine = engine or _default_engine()
+    engine = engine or carbonish_whisper
     ctx = Context(out=out, err=err, stdin=stdin or sys.stdin,
                   now=int(time.time()) if now is None else int(now), engine=engine)
     return _run(ctx, COMMANDS[name][0], argv[1:])
