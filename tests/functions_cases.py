@@ -214,3 +214,13 @@ CONSOLIDATION_CASES.append(("offset-start", [("long.a", BASE + 7, 10, LONG, "max
 CONSOLIDATION_CASES.append(("empty", [("e.e", BASE, 10, [], "average", 0)], 5))
 CONSOLIDATION_CASES.append(("different-ranges", [("long.a", BASE, 10, LONG[:30], "average", 0),
                                                  ("long.b", BASE + 600, 10, LONG, "sum", 0)], 20))
+for func in ("average", "avg_zero", "median", "sum", "min", "max", "diff", "stddev", "count",
+             "range", "multiply", "last"):
+    case("sortBy", S("a.b.c", "a.z.e", "zeros.z", "a.x.c", "one.value"), func, id=f"sortBy-{func}")
+    case("highest", S("a.b.c", "a.z.e", "zeros.z", "a.x.c", "one.value"), 3, func,
+         id=f"highest-{func}")
+    case("filterSeries", ALL, func, ">=", 1, id=f"filterSeries-{func}")
+case("sumSeries", S("short.s", "a.b.c", "a.y.d"), id="sumSeries-short-mixed")
+case("multiplySeries", S("short.s", "a.b.c"), id="multiplySeries-short")
+case("stddevSeries", S("short.s", "a.b.c", "zeros.z"), id="stddevSeries-short")
+case("diffSeries", S("a.z.e", "short.s", "a.b.c"), id="diffSeries-none-first")

@@ -296,11 +296,18 @@ def normalize(series_lists):
     return normalized, start, end, step
 
 
+def stack_values(rows, width=None):
+    """Value arrays as a (len(rows), width) matrix, shorter ones padded with NaN at the end
+    (graphite's izip_longest); width defaults to the longest."""
+    if width is None:
+        width = max((len(row) for row in rows), default=0)
+    matrix = np.full((len(rows), width), np.nan)
+    for index, row in enumerate(rows):
+        matrix[index, :len(row)] = row
+    return matrix
+
+
 def stack(series_list):
     """The values of `series_list` as a (len(series_list), longest) matrix, shorter series
     padded with NaN at the end (graphite's izip_longest over the series)."""
-    width = max((len(series) for series in series_list), default=0)
-    matrix = np.full((len(series_list), width), np.nan)
-    for row, series in enumerate(series_list):
-        matrix[row, :len(series)] = series.values
-    return matrix
+    return stack_values([series.values for series in series_list])

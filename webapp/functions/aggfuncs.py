@@ -124,3 +124,114 @@ def bucket_matrix(buckets, values, bucket_count):
     matrix[rank, buckets] = values
     present[rank, buckets] = True
     return matrix, present
+
+
+def _stream_sum(rows, width):
+    total = np.zeros(width)
+    count = np.zeros(width)
+    for row in rows:
+        valid = ~np.isnan(row)
+        np.add(total[:len(row)], row, out=total[:len(row)], where=valid)
+        count[:len(row)] += valid
+    return total, count
+
+
+def _stream_diff(rows, width):
+    total = np.zeros(width)
+    seen = np.zeros(width, dtype=bool)
+    for row in rows:
+        part = slice(0, len(row))
+        valid = ~np.isnan(row)
+        np.add(total[part], row, out=total[part], where=valid & ~seen[part])
+        np.subtract(total[part], row, out=total[part], where=valid & seen[part])
+        seen[part] |= valid
+    return total
+
+
+def _stream_extreme(rows, width, pick):
+    result = np.full(width, np.nan)
+    for row in rows:
+        pick(result[:len(row)], row, out=result[:len(row)])
+    return result
+
+
+def _stream_last(rows, width):
+    result = np.full(width, np.nan)
+    for row in rows:
+        np.copyto(result[:len(row)], row, where=~np.isnan(row))
+    return result
+
+
+def _stream_product(rows, width):
+    result = np.ones(width)
+    for row in rows:
+        result[:len(row)] *= row
+        result[len(row):] = np.nan  # graphite pads short series with None
+    return result
+
+
+def _stream_stddev(rows, width):
+    total, count = _stream_sum(rows, width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = total / count
+        squares, _ = _stream_sum([(row - mean[:len(row)]) ** 2 for row in rows], width)
+        return np.sqrt(squares / count)
+
+
+def aggregate_rows(rows, func, x_files_factor=None):
+    """graphite's aggregate() core: `consolidationFunc(row) if xffValues(row, xff) else None`
+    for each point over a list of value arrays (the series; shorter ones padded with None),
+    streaming one series at a time in order (sums bit for bit as graphite's)."""
+    width = max((len(row) for row in rows), default=0)
+    total, count = _stream_sum(rows, width)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if func == "sum":
+            result = total
+        elif func == "average":
+            result = total / count
+        elif func == "avg_zero":
+            result = total / len(rows)
+        elif func == "count":
+            result = count.copy()
+        elif func == "min":
+            result = _stream_extreme(rows, width, np.fmin)
+        elif func == "max":
+            result = _stream_extreme(rows, width, np.fmax)
+        elif func == "range":
+            result = _stream_extreme(rows, width, np.fmax) - _stream_extreme(rows, width, np.fmin)
+        elif func == "last":
+            result = _stream_last(rows, width)
+        elif func == "diff":
+            result = _stream_diff(rows, width)
+        elif func == "multiply":
+            result = _stream_product(rows, width)
+        elif func == "stddev":
+            result = _stream_stddev(rows, width)
+        else:
+            from webapp.series import stack_values
+            return aggregate_columns(stack_values(rows, width), func, x_files_factor)
+    keep = xff_mask(count, len(rows), x_files_factor)
+    return np.where(keep, result, np.nan)
+
+
+def reduce_vector(values, func):
+    """One graphite aggregation of a whole series (None if it has none), as graphite-web's
+    aggFuncs called on the series: avg_zero and count of an all-None series are 0."""
+    values = np.asarray(values, dtype=np.float64)
+    valid = ~np.isnan(values)
+    if func == "count":
+        return float(np.count_nonzero(valid))
+    if func == "avg_zero":
+        if not len(values):
+            return None
+        return float(np.cumsum(np.where(valid, values, 0.0))[-1] / len(values))
+    if not valid.any():
+        return None
+    if func == "multiply" and not valid.all():
+        return None
+    present = values[valid]
+    if func in ("sum", "average"):
+        total = float(np.cumsum(present)[-1])
+        return total if func == "sum" else total / len(present)
+    result = reduce_columns(present[:, None], func)[0]
+    return None if np.isnan(result) else float(result)

@@ -2,7 +2,7 @@
 import numpy as np
 
 from webapp.functions import InvalidParameter, Param, ParamTypes, function
-from webapp.functions.aggfuncs import aggregate_columns, reduce_columns, resolve
+from webapp.functions.aggfuncs import aggregate_rows, resolve
 from webapp.functions.common import agg_key, ctx_xff, format_path_expressions, renamed
 from webapp.series import TimeSeries, normalize, stack
 
@@ -19,7 +19,7 @@ def _aggregate(ctx, series_lists, func, x_files_factor=None):
     series_list, start, end, step = normalize(series_lists)
     xff = x_files_factor if x_files_factor is not None else ctx_xff(ctx)
     name = f"{short}Series({format_path_expressions(series_list)})"
-    values = aggregate_columns(stack(series_list), canonical, xff)
+    values = aggregate_rows([series.values for series in series_list], canonical, xff)
     tags = dict(series_list[0].tags)
     for series in series_list[1:]:
         tags = {k: v for k, v in tags.items() if series.tags.get(k) == v}
@@ -107,7 +107,7 @@ def countSeries(ctx, *seriesLists):
         return [series]
     series_list, start, end, step = normalize(seriesLists)
     name = f"countSeries({format_path_expressions(series_list)})"
-    width = stack(series_list).shape[1]
+    width = max(len(series) for series in series_list)
     values = np.full(width, float(len(series_list)))
     return [TimeSeries(name, start, end, step, values, x_files_factor=ctx_xff(ctx))]
 
@@ -353,7 +353,7 @@ def _sum_group(ctx, members):
         return members[0]
     name = f"sumSeries({format_path_expressions(members)})"
     normalized, start, end, step = normalize([members])
-    values = reduce_columns(stack(normalized), "sum")
+    values = aggregate_rows([series.values for series in normalized], "sum")
     return TimeSeries(name, start, end, step, values, x_files_factor=ctx_xff(ctx))
 
 
@@ -423,7 +423,7 @@ def asPercent(ctx, seriesList, total=None, *nodes):
     if nodes:
         return _as_percent_by_nodes(ctx, series_list, total, nodes)
     if total is None:
-        totals = reduce_columns(stack(series_list), "sum")
+        totals = aggregate_rows([series.values for series in series_list], "sum")
         return _as_percent_of(ctx, series_list, totals,
                               f"sumSeries({format_path_expressions(series_list)})")
     if isinstance(total, list):

@@ -2,7 +2,7 @@
 import numpy as np
 
 from webapp.functions import InvalidParameter, Param, ParamTypes, function
-from webapp.functions.aggfuncs import reduce_columns, resolve, xff_mask
+from webapp.functions.aggfuncs import reduce_columns, reduce_vector, resolve, xff_mask
 from webapp.functions.calculate import percentile_of
 from webapp.functions.combine import percentile_columns
 from webapp.functions.common import compile_regex, derive
@@ -22,16 +22,9 @@ OPERATORS = {
 
 
 def series_summary(series_list, func):
-    """One aggregate (canonical graphite name) per series over all its values; None for a
-    series with no value."""
-    if not series_list:
-        return []
-    matrix = stack(series_list).T
-    present = np.zeros(matrix.shape, dtype=bool)
-    for column, series in enumerate(series_list):
-        present[:len(series), column] = True
-    values = reduce_columns(matrix, func, present)
-    return [None if value != value else float(value) for value in values]
+    """One aggregate (canonical graphite name) per series over all its values, as
+    graphite-web's aggFuncs called on each series (None for a series with no value)."""
+    return [reduce_vector(series.values, func) for series in series_list]
 
 
 def _sort_key(value):
