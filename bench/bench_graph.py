@@ -326,7 +326,8 @@ def report(over_http, in_process):
              "graphite-web evaluator + glyph.LineGraph")):
         theirs_ms, theirs_row = _row(f"{title}: {theirs_label}", theirs)
         ours_ms, ours_row = _row(f"{title}: {ours_label}", ours)
-        lines += [theirs_row, ours_row, f"| {title}: **ratio** | | **{theirs_ms / ours_ms:.1f}x** |"]
+        ratio = f"| {title}: **ratio** | | **{theirs_ms / ours_ms:.1f}x** |"
+        lines += [theirs_row, ours_row, ratio]
     table = "\n".join(lines)
     print(table)
     how = (

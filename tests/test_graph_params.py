@@ -53,7 +53,8 @@ def test_graphite_fallbacks():
 def test_timezone_parameter_and_default():
     berlin = ZoneInfo("Europe/Berlin")
     assert parse_graph_params({}, tz=berlin).tz is berlin
-    assert parse_graph_params({"tz": "America/Chicago"}, tz=berlin).tz == ZoneInfo("America/Chicago")
+    chicago = parse_graph_params({"tz": "America/Chicago"}, tz=berlin).tz
+    assert chicago == ZoneInfo("America/Chicago")
 
 
 @pytest.mark.parametrize("name,value", [

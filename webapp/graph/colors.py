@@ -2,11 +2,12 @@
 built-in templates (graphite-web's built-in defaults, the classic black look of its
 graphTemplates.conf example, and two modern palettes of our own)."""
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from webapp.errors import InputError
 
 # Graphite's colour names (glyph.py colorAliases), as 0-255 RGB.
-COLOR_ALIASES = {
+COLOR_ALIASES = MappingProxyType({
     "black": (0, 0, 0),
     "white": (255, 255, 255),
     "blue": (100, 100, 255),
@@ -29,7 +30,7 @@ COLOR_ALIASES = {
     "darkred": (255, 0, 0),
     "darkgray": (111, 111, 111),
     "darkgrey": (111, 111, 111),
-}
+})
 
 GRAPHITE_COLOR_LIST = ("blue", "green", "red", "purple", "brown", "yellow", "aqua", "grey",
                        "magenta", "pink", "gold", "rose")
@@ -55,7 +56,7 @@ class Template:
     grid_alpha: float = 1.0
 
 
-TEMPLATES = {
+TEMPLATES = MappingProxyType({
     # graphite-web 1.1's built-in defaults (no graphTemplates.conf).
     "default": Template("white", "black", "rose", "grey", GRAPHITE_COLOR_LIST),
     "plain": Template("white", "black", "rose", "grey", GRAPHITE_COLOR_LIST),
@@ -69,7 +70,7 @@ TEMPLATES = {
                        font_name="DejaVu Sans"),
     "modern-dark": Template("#1e2127", "#c9ccd1", "#3a3f47", "#2a2e35", MODERN_COLOR_LIST,
                             font_name="DejaVu Sans"),
-}
+})
 
 
 def parse_color(value, alpha=1.0):

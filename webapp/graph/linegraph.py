@@ -252,9 +252,11 @@ def _draw_x_labels(canvas, params, theme, area, x_conf, start, end, x_scale):
     fmt = params.xFormat or x_conf.fmt
     y = area.ymax + ascent
     for stamp in ticks.x_times(start, end, x_conf.label, params.tz):
+        label = ticks.x_label(stamp, fmt, params.tz)
+        half = canvas.text_width(label) / 2
         x = area.xmin + (stamp - start) * x_scale
-        canvas.text(ticks.x_label(stamp, fmt, params.tz), x, y, theme.foreground,
-                    align="center")
+        x = min(max(x, half + 1), canvas.width - half - 1)  # keep the label on the image
+        canvas.text(label, x, y, theme.foreground, align="center")
 
 
 def _draw_grid(canvas, params, theme, area, axes, x_conf, start, end, x_scale):

@@ -5,6 +5,7 @@ import math
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import timezone
+from types import MappingProxyType
 
 from webapp.errors import InputError
 
@@ -160,7 +161,8 @@ def _divisors(name, raw):
     try:
         values = tuple(int(item) for item in items)
     except ValueError:
-        raise InputError(f"{name} must be a comma-separated list of integers, got {raw!r}") from None
+        raise InputError(f"{name} must be a comma-separated list of integers, "
+                         f"got {raw!r}") from None
     if not values or min(values) < 1:
         raise InputError(f"{name} must list integers >= 1, got {raw!r}")
     return values
@@ -201,7 +203,7 @@ def _alpha(name, raw):
     return min(max(value, 0.0), 1.0)
 
 
-PARSERS = {
+PARSERS = MappingProxyType({
     "width": _size, "height": _size, "margin": _margin,
     "graphType": _choice(GRAPH_TYPES), "template": _text,
     "bgcolor": _text, "fgcolor": _text, "majorGridLineColor": _text,
@@ -226,10 +228,10 @@ PARSERS = {
     "pieMode": _choice(PIE_MODES), "pieLabels": _choice(PIE_LABELS),
     "valueLabels": _choice(VALUE_LABELS), "valueLabelsColor": _text,
     "valueLabelsMin": _float,
-}
+})
 
 # Old names graphite-web still honours when the new one is absent.
-ALIASES = {"min": "yMin", "max": "yMax", "thickness": "lineWidth"}
+ALIASES = MappingProxyType({"min": "yMin", "max": "yMax", "thickness": "lineWidth"})
 
 
 def _last(raw):

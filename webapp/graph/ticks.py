@@ -8,12 +8,13 @@ counts (4, 5 or 6 by default) covers the data with the least slack.
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from webapp.errors import InputError
 
 EPSILON = 0.0001
 
-UNIT_SYSTEMS = {
+UNIT_SYSTEMS = MappingProxyType({
     "binary": (("Pi", 1024.0 ** 5), ("Ti", 1024.0 ** 4), ("Gi", 1024.0 ** 3),
                ("Mi", 1024.0 ** 2), ("Ki", 1024.0)),
     "si": (("P", 1000.0 ** 5), ("T", 1000.0 ** 4), ("G", 1000.0 ** 3),
@@ -22,7 +23,7 @@ UNIT_SYSTEMS = {
     "msec": (("Y", 86400 * 365 * 1000), ("M", 86400 * 30 * 1000), ("D", 86400 * 1000),
              ("H", 3600 * 1000), ("m", 60 * 1000), ("s", 1000)),
     "none": (),
-}
+})
 
 
 class AxisError(InputError):
