@@ -356,3 +356,27 @@ def test_awkward_data_still_draws():
                       {"lineMode": "connected"}, {"yAxisSide": "right"}):
             assert png_size(render_graph(data, {"width": "120", "height": "90", **extra},
                                          "png")) == (120, 90)
+
+
+def reddish(image):
+    r, g, b = image[:, :, 0], image[:, :, 1], image[:, :, 2]
+    return (r > 200) & (g < r - 40) & (b < r - 40)
+
+
+def test_grid_lines_follow_their_colour_and_hide_grid():
+    data = [series("a", [1.0, 2.0, 3.0], color="000000")]
+    shown = draw(data, width=300, height=200, hideLegend="true", majorGridLineColor="ff0000",
+                 minorGridLineColor="ff0000")
+    hidden = draw(data, width=300, height=200, hideLegend="true", majorGridLineColor="ff0000",
+                  minorGridLineColor="ff0000", hideGrid="true")
+    assert reddish(shown).sum() > 200
+    assert reddish(hidden).sum() == 0
+
+
+def test_y_axis_labels_on_the_right():
+    data = [series("a", [100.0, 200.0, 300.0])]
+    left = draw(data, width=300, height=200, hideLegend="true")
+    right = draw(data, width=300, height=200, hideLegend="true", yAxisSide="right")
+    ink = lambda image: mask(image, BLACK, 300)  # noqa: E731 - dark text pixels
+    assert ink(left)[:150, :30].sum() > 20 and ink(left)[:150, -30:].sum() == 0
+    assert ink(right)[:150, -30:].sum() > 20 and ink(right)[:150, :8].sum() == 0
