@@ -20,6 +20,11 @@ dashboards depend on, rewritten over zoneinfo:
   occurs twice is the later one, one in a spring-forward gap uses the offset from before the
   gap); the offset is then added in absolute time (pytz `normalize`), so `-1d` across a DST
   change is 24 hours, not one calendar day.
+
+The result is the instant with tz's wall-clock time and offset, and, like the pytz datetime
+graphite-web returns, a fixed-offset tzinfo (`datetime.timezone(offset, 'CET')`): arithmetic
+on it (`start_time + timedelta(days=7)`, `end - start`, comparisons) is absolute time, as it
+is for graphite's functions. Convert with `.astimezone(tz)` to step through the zone.
 """
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,13 +65,14 @@ def parse_tz(name, default):
 
 
 def parse_at_time(text, tz, now):
-    """`text` in Graphite's at-time grammar, evaluated at `now`, as an aware datetime in tz.
+    """`text` in Graphite's at-time grammar, evaluated at `now`: an aware datetime with tz's
+    local time and offset at that instant, on a fixed-offset tzinfo (see the module doc).
 
     A naive `now` is taken as wall-clock time in tz."""
     now = _in_zone(now, tz)
     s = text.strip().lower().replace("_", "").replace(",", "").replace(" ", "")
     if s.isdigit() and not _looks_like_yyyymmdd(s, text):
-        return _from_timestamp(s, tz, text)
+        return _fixed_offset(_from_timestamp(s, tz, text))
     if "+" in s:
         reference, offset = s.split("+", 1)
         offset = "+" + offset
@@ -78,7 +84,7 @@ def parse_at_time(text, tz, now):
     moment = _time_reference(reference, tz, now, text)
     delta = _time_offset(offset, text)
     try:
-        return (moment.astimezone(timezone.utc) + delta).astimezone(tz)
+        return _fixed_offset((moment.astimezone(timezone.utc) + delta).astimezone(tz))
     except OverflowError as error:
         raise InvalidTime(text, "out of range") from error
 
@@ -96,6 +102,11 @@ def unit_name(unit):
         if unit.startswith(prefix):
             return name
     raise InvalidTime(unit, f"invalid offset unit {unit!r}")
+
+
+def _fixed_offset(moment):
+    """`moment` (in a zone) on a tzinfo that is its own offset and name, as pytz's are."""
+    return moment.replace(tzinfo=timezone(moment.utcoffset(), moment.tzname()), fold=0)
 
 
 def _in_zone(moment, tz):
