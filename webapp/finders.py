@@ -277,9 +277,10 @@ class LocalFinder:
         if fetched is None:
             return None
         (first, last, step), values = fetched
-        values = np.array(values, dtype=np.float64)
+        values = np.asarray(values, dtype=np.float64)  # no copy: series never mutate it
         info = self.storage.info(node.fs_path) if cached else None
         if info is not None:
+            values = values.copy()
             merge_cache_points(values, first, step, cached, info["aggregationMethod"],
                                info["archives"][0]["secondsPerPoint"])
         return FetchResult(node.path, pattern, first, last, step, values)
