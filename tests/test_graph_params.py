@@ -74,3 +74,9 @@ def test_as_graph_params_accepts_both_forms():
     assert as_graph_params({"width": 20}).width == 20
     assert as_graph_params(None).width == 330
     assert params.replace(height=5).height == 5 and params.height == 250
+
+
+def test_dashed_sides_take_true_false_or_a_length():
+    p = parse_graph_params({"leftDashed": "true", "rightDashed": "2.5"})
+    assert (p.leftDashed, p.rightDashed) == (5.0, 2.5)
+    assert parse_graph_params({"leftDashed": "false"}).leftDashed is None

@@ -176,6 +176,14 @@ def _color_list(name, raw):
     return values
 
 
+def _dash(name, raw):
+    """leftDashed/rightDashed: true (the dashed() default length), false, or a length."""
+    text = str(raw).strip().lower()
+    if text in ("true", "false"):
+        return 5.0 if text == "true" else None
+    return _float(name, raw)
+
+
 def _size(name, raw):
     value = _int(name, raw)
     if not 1 <= value <= MAX_PIXELS:
@@ -223,8 +231,8 @@ PARSERS = MappingProxyType({
     "yStepLeft": _positive, "yStepRight": _positive, "logBase": _log_base,
     "yUnitSystem": _choice(UNIT_SYSTEMS, fallback="si"), "yAxisSide": _choice(AXIS_SIDES),
     "yDivisors": _divisors, "xFormat": _text, "minXStep": _positive,
-    "leftWidth": _positive, "leftColor": _text, "leftDashed": _float,
-    "rightWidth": _positive, "rightColor": _text, "rightDashed": _float,
+    "leftWidth": _positive, "leftColor": _text, "leftDashed": _dash,
+    "rightWidth": _positive, "rightColor": _text, "rightDashed": _dash,
     "pieMode": _choice(PIE_MODES), "pieLabels": _choice(PIE_LABELS),
     "valueLabels": _choice(VALUE_LABELS), "valueLabelsColor": _text,
     "valueLabelsMin": _float,
