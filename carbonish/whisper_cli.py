@@ -336,10 +336,11 @@ def _cmd_fetch(ctx, argv):
         ctx.say('{\n    "start" : %d,\n    "end" : %d,\n    "step" : %d,\n'
                 '    "values" : %s\n  }' % (start, end, step, values_json))
         return 0
-    format_time = _time_formatter(options.pretty, options.time_format)
-    ctx.out.write(''.join(
-        '%s\t%s\n' % (format_time(t), 'None' if value is None else '%f' % value)
-        for t, value in points))
+    if options.pretty:
+        format_time = _time_formatter(True, options.time_format)
+        points = [(format_time(t), value) for t, value in points]
+    ctx.out.write(''.join(['%s\tNone\n' % t if value is None else '%s\t%f\n' % (t, value)
+                           for t, value in points]))
     return 0
 
 
