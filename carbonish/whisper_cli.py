@@ -414,8 +414,9 @@ def _dump_points(ctx, number, points, raw, format_time):
         lines = ['%s:%.35g\n' % point for point in zip(timestamps, values)]
     else:
         ctx.say('Archive %d data:' % number)
-        lines = ['%d: %s, %10.35g\n' % (slot, format_time(t), value)
-                 for slot, (t, value) in enumerate(zip(timestamps, values))]
+        if format_time is not str:
+            timestamps = [format_time(t) for t in timestamps]
+        lines = ['%d: %s, %10.35g\n' % row for row in zip(range(len(values)), timestamps, values)]
     ctx.out.write(''.join(lines))
 
 
