@@ -98,6 +98,11 @@ class CacheDaemon:
             web = self.settings.http
             yield Listener("http", self.reactor, "tcp", web.PORT, web.INTERFACE,
                            http.build_site(self.ingest, web.MAX_BODY_SIZE))
+        if self.settings.zeromq.ENABLE:
+            from carbonish.receivers.zeromq import ZeroMQService
+            zconf = self.settings.zeromq
+            yield ZeroMQService(self.reactor, self.ingest, conf.LOCAL_DATA_DIR,
+                                zconf.PULL_BIND, zconf.REP_BIND, zconf.HWM)
         if conf.CARBON_METRIC_INTERVAL > 0:
             yield self._self_metrics(conf.CARBON_METRIC_INTERVAL)
 
