@@ -20,7 +20,7 @@ from carbonish.statsd.config import (HistogramRule, StatsdConfig, StatsdConfigEr
                                      config_from_settings)
 from carbonish.statsd.protocol import (BatchUDPPort, PacketBatcher, StatsdService,
                                        StatsdTCPFactory, StatsdUDP, listen_udp,
-                                       set_receive_buffer)
+                                       set_receive_buffer, statsd_service)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -311,3 +311,49 @@ def test_real_reactor_udp_packets_are_flushed():
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+class ListeningReactor(ReaderReactor):
+    """ReaderReactor plus a real TCP listen (never accepted from) for TCPListener."""
+
+    def listenTCP(self, port, factory, backlog=50, interface=""):
+        from twisted.internet import tcp
+        listening = tcp.Port(port, factory, backlog, interface, self)
+        listening.startListening()
+        return listening
+
+
+def test_statsd_service_tree_starts_listeners_and_flushes_last_on_stop():
+    reactor = ListeningReactor()
+    flushes = []
+    config = StatsdConfig(udp_port=0, tcp_port=0, udp_interface="127.0.0.1",
+                          udp_buffer_size=1 << 20)
+    top = statsd_service(config, flushes.append, reactor)
+    assert [type(s).__name__ for s in top] == ["StatsdService", "UDPListener"]
+    top.startService()
+    udp = list(top)[1].listening
+    assert udp in reactor.readers and udp.getHost().port > 0
+    udp.protocol.datagramsReceived([b"x:1|c"])
+    top.stopService()
+    reactor.advance(0)
+    assert udp not in reactor.readers
+    assert dict((n, v) for n, (_, v) in flushes[-1])["stats.counters.x.count"] == 1.0
+
+
+def test_statsd_service_with_tcp():
+    reactor = ListeningReactor()
+    config = StatsdConfig(udp_port=0, tcp_port=_free_tcp_port(), udp_interface="127.0.0.1")
+    top = statsd_service(config, lambda rows: None, reactor)
+    assert [type(s).__name__ for s in top][-1] == "TCPListener"
+    top.startService()
+    tcp_listener = list(top)[2]
+    assert tcp_listener.listening.getHost().port == config.tcp_port
+    top.stopService()
+    reactor.advance(0)
+    assert tcp_listener.listening.connected is False
+
+
+def _free_tcp_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -6,17 +6,21 @@ the aggregator in one `process_packets` call once the reactor turns round, so th
 of a packet is its line, not a Python call chain. TCP is framed as statsd's TCP server
 frames it: every run of whole lines that arrives is one packet.
 
-StatsdService owns the flush: every FLUSH_INTERVAL seconds (and once more when it stops,
-so the last interval is not lost) it drains the batcher, flushes the aggregator and
-hands the rows to `sink` (service.py wires it to the cache's `ingest.points`).
+UDP is read by BatchUDPPort (listen_udp), which hands each read pass to the protocol in
+one call. StatsdService owns the flush: every FLUSH_INTERVAL seconds (and once more when
+it stops, so the last interval is not lost) it drains the batcher, flushes the
+aggregator and hands the rows to `sink` (service.py wires it to `ingest.points`).
+`statsd_service(config, sink, reactor)` builds the whole tree: flush, UDP, TCP.
 """
 import socket
 
-from twisted.application.service import Service
+from twisted.application.service import MultiService, Service
 from twisted.internet import udp
 from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+
+from carbonish.statsd.aggregator import StatsdAggregator
 
 log = Logger(namespace="carbonish.statsd")
 
@@ -193,3 +197,59 @@ class StatsdService(Service):
             self.sink(rows)
         except Exception:  # the timer must outlive a failing sink; the rows are logged lost
             log.failure("statsd flush of {count} rows failed", count=len(rows))
+
+
+class UDPListener(Service):
+    """The statsd UDP port (listen_udp) as a service; logs the address it bound."""
+
+    def __init__(self, reactor, config, protocol):
+        self.reactor = reactor
+        self.config = config
+        self.protocol = protocol
+        self.listening = None
+
+    def startService(self):
+        super().startService()
+        config = self.config
+        self.listening = listen_udp(self.reactor, config.udp_port, self.protocol,
+                                    config.udp_interface, config.udp_buffer_size)
+
+    def stopService(self):
+        super().stopService()
+        if self.listening is not None:
+            return self.listening.stopListening()
+
+
+class TCPListener(Service):
+    """statsd over TCP on TCP_PORT, same interface as UDP (statsd has one address)."""
+
+    def __init__(self, reactor, config, factory):
+        self.reactor = reactor
+        self.config = config
+        self.factory = factory
+        self.listening = None
+
+    def startService(self):
+        super().startService()
+        self.listening = self.reactor.listenTCP(self.config.tcp_port, self.factory,
+                                                interface=self.config.udp_interface)
+        host = self.listening.getHost()
+        log.info("statsd listening on tcp://{host}:{port}", host=host.host, port=host.port)
+
+    def stopService(self):
+        super().stopService()
+        if self.listening is not None:
+            return self.listening.stopListening()
+
+
+def statsd_service(config, sink, reactor) -> MultiService:
+    """The whole statsd receiver: flush service first, then the listeners, so on stop
+    the listeners close before the last interval is flushed into `sink`."""
+    top = MultiService()
+    flusher = StatsdService(config, StatsdAggregator(config, reactor), sink, reactor)
+    flusher.setName("statsd-flush")
+    flusher.setServiceParent(top)
+    UDPListener(reactor, config, flusher.udp_protocol()).setServiceParent(top)
+    if config.tcp_port:
+        TCPListener(reactor, config, flusher.tcp_factory()).setServiceParent(top)
+    return top
