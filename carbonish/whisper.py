@@ -493,19 +493,21 @@ def aggregate(aggregationMethod, knownValues, neighborValues=None):
     raise InvalidAggregationMethod("Unrecognized aggregation method %s" % aggregationMethod)
 
 
-def _aggregate_rows(method, values, known):
-    """aggregate() over each row of `values` (m, k), using the `known` mask; every row
-    has at least one known value. Results equal the Python built-ins' bit for bit:
-    sums are sequential and max/min keep the first of equals, as Python's do."""
+def _aggregate_rows(method, values, known, n_known):
+    """aggregate() over each row of `values` (m, k), using the `known` mask (n_known
+    per row, at least one). Results equal the Python built-ins' bit for bit: sums are
+    sequential and max/min keep the first of equals, as Python's do."""
     if method in ("average", "sum", "avg_zero"):
         filled = np.where(known, values, 0.0)
         with np.errstate(invalid="ignore", over="ignore"):
             total = np.add.accumulate(filled, axis=1)[:, -1] + 0.0
         if method == "avg_zero":
-            total = total / values.shape[1]
+            total /= values.shape[1]
         elif method == "average":
-            total = total / known.sum(axis=1)
-        return _python_rows(method, values, known, total, ~np.isfinite(filled).all(axis=1))
+            total /= n_known
+        nonfinite = ~np.isfinite(total)     # NaN or inf in, or overflow
+        return _python_rows(method, values, known, total, nonfinite) \
+            if nonfinite.any() else total
     if method == "last":
         last = values.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1)
         return values[np.arange(len(values)), last]
@@ -558,6 +560,19 @@ def _write_slots(fd, header, archive, slots, records):
     order = np.argsort(slots)
     slots = slots[order]
     records = records[order]
+    # Rewrite the shortest stretch of the ring holding every slot: it skips the widest
+    # gap between neighbouring slots, which may be the one across the ring's end.
+    gaps = slots[1:] - slots[:-1]
+    widest = int(np.argmax(gaps))
+    if gaps[widest] <= slots[0] + archive.points - slots[-1]:
+        _rewrite_span(fd, header, archive, slots, records)
+    else:
+        _rewrite_span(fd, header, archive, slots[widest + 1:], records[widest + 1:])
+        _rewrite_span(fd, header, archive, slots[:widest + 1], records[:widest + 1])
+
+
+def _rewrite_span(fd, header, archive, slots, records):
+    """One read-modify-write of the slots from slots[0] to slots[-1] (sorted)."""
     first = int(slots[0])
     span = int(slots[-1]) - first + 1
     start = archive.offset + first * pointSize
@@ -631,9 +646,12 @@ def _propagate(fd, header, higher, lower, lower_intervals):
     known = times == expected
     n_known = known.sum(axis=1)
     ok = (n_known > 0) & (n_known / k >= header.xff)
-    if not ok.any():
+    if ok.all():
+        result = _aggregate_rows(header.method, values, known, n_known)
+    elif ok.any():
+        result = _aggregate_rows(header.method, values[ok], known[ok], n_known[ok])
+    else:
         return False
-    result = _aggregate_rows(header.method, values[ok], known[ok])
     _write_propagated(fd, header, lower, lower_intervals, ok, result)
     return True
 
@@ -662,7 +680,7 @@ def _read_windows(fd, header, higher, lower_intervals, k):
 
 
 def _write_propagated(fd, header, lower, lower_intervals, ok, result):
-    intervals = lower_intervals[ok]
+    intervals = lower_intervals if len(result) == len(ok) else lower_intervals[ok]
     base = _read_base(fd, header, lower)
     order = None
     if base == 0:
