@@ -14,6 +14,7 @@ from twisted.logger import Logger
 from carbonish import schemas
 from carbonish.cache import MetricCache
 from carbonish.ingest import Filters, Ingest
+from carbonish.settings import ConfigError
 from carbonish.instrumentation import Counters, RateLimitedLog, SelfMetrics, agent_prefix
 from carbonish.receivers import http
 from carbonish.receivers.cachequery import CacheQueryFactory
@@ -103,8 +104,20 @@ class CacheDaemon:
             zconf = self.settings.zeromq
             yield ZeroMQService(self.reactor, self.ingest, conf.LOCAL_DATA_DIR,
                                 zconf.PULL_BIND, zconf.REP_BIND, zconf.HWM)
+        if self.settings.statsd.ENABLE:
+            yield self._statsd()
         if conf.CARBON_METRIC_INTERVAL > 0:
             yield self._self_metrics(conf.CARBON_METRIC_INTERVAL)
+
+    def _statsd(self):
+        """The aggregator flushes straight into the cache through the shared ingest."""
+        from carbonish.statsd.config import StatsdConfigError, config_from_settings
+        from carbonish.statsd.protocol import statsd_service
+        try:
+            config = config_from_settings(self.settings.statsd.as_dict())
+        except StatsdConfigError as exc:
+            raise ConfigError(self.settings.path, None, f"[statsd] {exc.key}", exc.rule) from None
+        return statsd_service(config, self.ingest.points, self.reactor)
 
     def _self_metrics(self, interval):
         metrics = SelfMetrics(self.counters, self.cache,
