@@ -224,3 +224,31 @@ case("sumSeries", S("short.s", "a.b.c", "a.y.d"), id="sumSeries-short-mixed")
 case("multiplySeries", S("short.s", "a.b.c"), id="multiplySeries-short")
 case("stddevSeries", S("short.s", "a.b.c", "zeros.z"), id="stddevSeries-short")
 case("diffSeries", S("a.z.e", "short.s", "a.b.c"), id="diffSeries-none-first")
+for func, extra in (("exp", ()), ("sigmoid", ()), ("logit", ()), ("round", ()), ("round", (1,)),
+                    ("round", (0,)), ("round", (-1,)), ("minMax", ()),
+                    ("integralByInterval", ("30s",)), ("integralByInterval", ("1min",)),
+                    ("stdev", (3,)), ("stdev", (5, 0.5)), ("stdev", (1,)),
+                    ("aggregateLine", ()), ("aggregateLine", ("max", True)),
+                    ("aggregateLine", ("sum",)), ("averageOutsidePercentile", (30,)),
+                    ("averageOutsidePercentile", (90,)), ("useSeriesAbove", (5, "^a", "b")),
+                    ("fallbackSeries", (AB,))):
+    case(func, ALL, *extra)
+case("round", S("zeros.z", "a.b.c"), 2)
+case("logit", S("a.x.c"))
+case("exp", S("a.x.c"))
+case("sigmoid", S("a.x.c"))
+case("fallbackSeries", S(), AB)
+case("powSeries", AB)
+case("powSeries", S("a.b.c", "a.x.c", "zeros.z"))
+case("powSeries", S("short.s", "a.b.c"))
+case("powSeries", S())
+case("groupByTags", TAGGED, "sum", "dc")
+case("groupByTags", TAGGED, "avg", "host", "name")
+case("groupByTags", TAGGED + {"series": []} if False else S("cpu.load;host=h1;dc=east", "a.b.c"),
+     "max", "dc")
+case("stdev", S("net.rx"), 4)
+case("linearRegression", AB, arg_text="a.b.*")
+case("linearRegression", S("a.b.c"), arg_text="a.b.c")
+case("time", "clock")
+case("time", "clock", 7)
+case("sin", "wave", 3, 25)

@@ -305,3 +305,54 @@ def test_functions_never_mutate_their_input():
     for old, new in zip(before, after):
         assert old[:3] == new[:3] and old[4] == new[4]
         np.testing.assert_array_equal(old[3], new[3])
+
+
+def test_exp_overflow_is_none():
+    result = call(Registry(), "exp", [ts("a", [1.0, 1e10, N])])
+    assert listed(result[0]) == [np.exp(1.0), None, None]
+
+
+def test_average_outside_percentile_keeps_series_without_average():
+    series = [ts(name, [float(i + 1)]) for i, name in enumerate("abcde")] + [ts("none", [N])]
+    kept = call(Registry(), "averageOutsidePercentile", series, 30)
+    assert [s.name for s in kept] == ["a", "b", "e", "none"]
+    assert call(Registry(), "averageOutsidePercentile", [ts("none", [N])], 30)[0].name == "none"
+
+
+def test_use_series_above_fetches_renamed_series_of_those_above():
+    ctx = Ctx(refetch=lambda text, start, end: [ts(text, [1.0]), ts("empty", [])])
+    series = [ts("a.reqs", [N, 20.0]), ts("b.reqs", [1.0, N]), ts("c.reqs", [N, N])]
+    result = call(Registry(), "useSeriesAbove", series, 10, "reqs", "time", ctx=ctx)
+    assert ctx.calls[0][0] == "group(a.time)"
+    assert [s.name for s in result] == ["group(a.time)"]
+    assert call(Registry(), "useSeriesAbove", series, 100, "reqs", "time", ctx=ctx) == []
+
+
+def test_group_by_tags_names_untaggable_keys_plainly():
+    series = [TimeSeries("cpu;dc=east", 0, 10, 10, [1.0]), ts("a.b.c", [2.0])]
+    result = call(Registry(), "groupByTags", series, "max", "dc")
+    assert [s.name for s in result] == ["max;dc=east", "max;dc="]
+    assert result[0].tags == {"name": "max", "dc": "east"}
+    assert result[1].tags == {"name": "max;dc="}
+
+
+def test_stdev_and_integral_by_interval_refuse_bad_sizes():
+    with pytest.raises(InvalidParameter, match="positive"):
+        call(Registry(), "stdev", [ts("a", [1.0])], 0)
+    with pytest.raises(InvalidParameter, match="integralByInterval"):
+        call(Registry(), "integralByInterval", [ts("a", [1.0])], "1x")
+    with pytest.raises(InvalidParameter, match="not be 0"):
+        call(Registry(), "integralByInterval", [ts("a", [1.0])], "0s")
+
+
+def test_linear_regression_parses_source_times_and_skips_flat_sources():
+    def refetch(text, start, end):
+        return [ts("a.b", [1.0, 3.0, 5.0], start=int(start.timestamp())), ts("flat", [N, 2.0])]
+    ctx = Ctx(start=0, end=30, refetch=refetch)
+    series = [ts("a.b", [N, N, N]), ts("flat", [N, N])]
+    result = call(Registry(), "linearRegression", series, "30", "60", ctx=ctx)
+    assert ctx.calls[0][1:] == (datetime.fromtimestamp(30, timezone.utc),
+                                datetime.fromtimestamp(60, timezone.utc))
+    assert [s.name for s in result] == ["linearRegression(a.b, 30, 60)"]
+    # the fit over the source (30: 1, 40: 3, 50: 5) drawn at 0, 10, 20
+    assert listed(result[0]) == pytest.approx([-5.0, -3.0, -1.0])

@@ -131,3 +131,118 @@ def nPercentile(ctx, seriesList, n):
         results.append(derive(series, f"nPercentile({series.name}, {n:g})",
                               np.full(max(count, 0), value), {"nPercentile": n}))
     return results
+
+
+def _running(values, points):
+    """graphite's stdev running sums: at each index subtract the value leaving the window,
+    then add the new one, in that order (a sequential cumsum over both)."""
+    valid = np.where(np.isnan(values), 0.0, values)
+    leaving = np.zeros(len(values))
+    leaving[points:] = valid[:-points] if points else 0.0
+    steps = np.empty(2 * len(values))
+    steps[0::2] = -leaving
+    steps[1::2] = valid
+    return np.cumsum(steps)[1::2]
+
+
+@function("stdev", "Calculate", [
+    SERIES_LIST,
+    Param("points", ParamTypes.integer, required=True),
+    Param("windowTolerance", ParamTypes.float, default=0.1),
+])
+def stdev(ctx, seriesList, points, windowTolerance=0.1):
+    """The standard deviation of a trailing window of `points` points at each point; None
+    where fewer than windowTolerance of the window are non-null.
+    Example: ``stdev(server*.instance*.threads.busy,30)``."""
+    if points <= 0:
+        raise InvalidParameter("stdev", "points must be positive", "points")
+    results = []
+    for series in seriesList:
+        values = series.values
+        valid = (~np.isnan(values)).astype(np.int64)
+        count = np.cumsum(valid)
+        count[points:] -= np.cumsum(valid)[:-points]
+        total = _running(values, points)
+        squares = _running(values * values, points)
+        with np.errstate(all="ignore"):
+            spread = count * squares - total * total
+            deviation = np.where(spread >= 0, np.sqrt(spread) / count, np.nan)
+        keep = (count > 0) & (count / points >= windowTolerance)
+        results.append(derive(series, f"stdev({series.name},{int(points)})",
+                              np.where(keep, deviation, np.nan), {"stdev": points}))
+    return results
+
+
+@function("aggregateLine", "Calculate", [
+    SERIES_LIST,
+    Param("func", ParamTypes.aggFunc, default="average"),
+    Param("keepStep", ParamTypes.boolean, default=False),
+])
+def aggregateLine(ctx, seriesList, func="average", keepStep=False):
+    """For each series a horizontal line at its aggregate (func, default average).
+    Example: ``aggregateLine(server01.connections.total, 'avg')``."""
+    from webapp.functions.aggfuncs import reduce_vector
+    from webapp.functions.special import constantLine
+    canonical = resolve(func, "aggregateLine", allow_series_suffix=False)
+    results = []
+    for series in seriesList:
+        value = reduce_vector(series.values, canonical)
+        name = f"aggregateLine({series.name}, {'None' if value is None else format(value, 'g')})"
+        fill = np.nan if value is None else value
+        if keepStep:
+            results.append(derive(series, name, np.full(len(series), fill)))
+        else:
+            line = constantLine(ctx, value)
+            line[0].name = line[0].path_expression = name
+            results.append(line[0])
+    return results
+
+
+def _regression(source):
+    """graphite's _linearRegressionAnalysis: (factor, offset) per second, or None."""
+    values = source.values
+    index = np.flatnonzero(~np.isnan(values))
+    if not len(index):
+        return None
+    present = values[index]
+    n = len(index)
+    sum_i = int(index.sum())
+    sum_v = float(np.cumsum(present)[-1])
+    sum_ii = int((index * index).sum())
+    sum_iv = float(np.cumsum(index * present)[-1])
+    denominator = float(n * sum_ii - sum_i * sum_i)
+    if denominator == 0:
+        return None
+    factor = (n * sum_iv - sum_i * sum_v) / denominator / source.step
+    offset = (sum_ii * sum_v - sum_iv * sum_i) / denominator - factor * source.start
+    return factor, offset
+
+
+@function("linearRegression", "Calculate", [
+    SERIES_LIST,
+    Param("startSourceAt", ParamTypes.date),
+    Param("endSourceAt", ParamTypes.date),
+])
+def linearRegression(ctx, seriesList, startSourceAt=None, endSourceAt=None):
+    """The least-squares line of each series, fitted over [startSourceAt, endSourceAt]
+    (default: the request's period) and drawn over the request's period."""
+    start, end = ctx.start_time, ctx.end_time
+    if startSourceAt is not None or endSourceAt is not None:
+        from webapp.attime import parse_at_time
+        if startSourceAt is not None:
+            start = parse_at_time(str(startSourceAt), ctx.tz, ctx.now)
+        if endSourceAt is not None:
+            end = parse_at_time(str(endSourceAt), ctx.tz, ctx.now)
+    sources = reevaluate(ctx, seriesList, start, end)
+    span = f"{int(start.timestamp())}, {int(end.timestamp())}"
+    results = []
+    for source, series in zip(sources, seriesList):
+        forecast = _regression(source)
+        if forecast is None:
+            continue
+        factor, offset_ = forecast
+        stamps = series.start + np.arange(len(series), dtype=np.int64) * series.step
+        name = f"linearRegression({series.name}, {span})"
+        results.append(derive(series, name, offset_ + stamps * factor,
+                              {"linearRegressions": span}))
+    return results

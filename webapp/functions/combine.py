@@ -442,3 +442,52 @@ def asPercent(ctx, seriesList, total=None, *nodes):
                                f"not {total!r}", "total")
     return _as_percent_of(ctx, series_list, np.full(len(series_list[0]), float(total)),
                           str(total))
+
+
+@function("powSeries", "Combine",
+          [Param("seriesList", ParamTypes.seriesList, required=True, multiple=True)],
+          aggregator=True)
+def powSeries(ctx, *seriesLists):
+    """Raises the first series to the power of the second, the result to the third, and so
+    on, point by point (None where any is None or the power is undefined)."""
+    from webapp.functions.transform import _safe_pow
+    series_list, start, end, step = normalize(seriesLists)
+    width = max(len(series) for series in series_list)
+    rows = [np.concatenate([s.values, np.full(width - len(s), np.nan)]) for s in series_list]
+    values = rows[0]
+    for row in rows[1:]:
+        values = _safe_pow(values, row)
+    name = f"powSeries({','.join(series.name for series in series_list)})"
+    return [TimeSeries(name, start, end, step, values, x_files_factor=ctx_xff(ctx))]
+
+
+@function("groupByTags", "Combine", [
+    SERIES_LIST,
+    Param("callback", ParamTypes.aggOrSeriesFunc, required=True),
+    Param("tags", ParamTypes.tag, required=True, multiple=True),
+])
+def groupByTags(ctx, seriesList, callback, *tags):
+    """Groups tagged series by the values of the given tags and aggregates each group with
+    `callback`; each result is named and tagged `name;tag=value;...`.
+    Example: ``groupByTags(seriesByTag('name=cpu','dc=dc1'),'sum','dc')``."""
+    from webapp.series import tags_for_name
+    if "name" not in tags:
+        names = {series.tags["name"] for series in seriesList}
+        common = names.pop() if len(names) == 1 else callback
+
+    def key_of(series):
+        pairs = sorted(f"{tag}={series.tags.get(tag, '')}" for tag in tags if tag != "name")
+        head = series.tags["name"] if "name" in tags else common
+        return ";".join([head] + pairs)
+
+    functions = _aggregator_functions()
+    results = []
+    for key, members in _group_by(seriesList, key_of).items():
+        if callback in functions:
+            result = functions[callback](ctx, members)[0]
+        else:
+            result = _aggregate(ctx, [members], callback)[0]
+        result.name = result.path_expression = key
+        result.tags = tags_for_name(key)
+        results.append(result)
+    return results

@@ -250,3 +250,38 @@ def removeBelowValue(ctx, seriesList, n):
         return [derive(series, f"removeBelowValue({series.name}, {n:g})",
                        np.where(series.values < n, np.nan, series.values))
                 for series in seriesList]
+
+
+@function("averageOutsidePercentile", "Filter Series", [SERIES_LIST, N_FLOAT])
+def averageOutsidePercentile(ctx, seriesList, n):
+    """Keeps the series whose average is not strictly between the n-th and (100-n)-th
+    percentiles of all the series' averages."""
+    averages = series_summary(seriesList, "average")
+    if n < 50:
+        n = 100 - n
+    known = np.array([np.nan if a is None else a for a in averages])
+    low, high = percentile_of(known, 100 - n), percentile_of(known, n)
+    if low is None:
+        return list(seriesList)
+    return [series for series, average in zip(seriesList, averages)
+            if average is None or not low < average < high]
+
+
+@function("useSeriesAbove", "Filter Series", [
+    SERIES_LIST,
+    Param("value", ParamTypes.float, required=True),
+    Param("search", ParamTypes.string, required=True),
+    Param("replace", ParamTypes.string, required=True),
+])
+def useSeriesAbove(ctx, seriesList, value, search, replace):
+    """For each series whose maximum is above `value`, fetches the series named by
+    replacing `search` with `replace` in its name. Example:
+    ``useSeriesAbove(ganglia.metric1.reqs,10,'reqs','time')``."""
+    regex = compile_regex(ctx, search, "useSeriesAbove")
+    maxima = series_summary(seriesList, "max")
+    names = [regex.sub(replace, series.name) for series, top in zip(seriesList, maxima)
+             if top is not None and top > value]
+    if not names:
+        return []
+    fetched = ctx.evaluate(f"group({','.join(names)})")
+    return [series for series in fetched if series is not None and len(series)]

@@ -91,3 +91,11 @@ def substr(ctx, seriesList, start=0, stop=0):
     """Names each series by the nodes start..stop of its metric name.
     Example: ``substr(carbon.agents.hostname.avgUpdateTime,2,4)`` is ``hostname.avgUpdateTime``."""
     return [renamed(series, substring_name(series.name, start, stop)) for series in seriesList]
+
+
+@function("fallbackSeries", "Special", [
+    SERIES_LIST, Param("fallback", ParamTypes.seriesList, required=True)])
+def fallbackSeries(ctx, seriesList, fallback):
+    """The series list, or `fallback` if it is empty.
+    Example: ``fallbackSeries(server*.requests_per_second, constantLine(0))``."""
+    return list(seriesList) if seriesList else list(fallback)

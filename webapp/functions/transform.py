@@ -6,7 +6,8 @@ import numpy as np
 
 from webapp.functions import InvalidParameter, Param, ParamTypes, function, INF
 from webapp.functions.aggfuncs import bucket_matrix, reduce_columns, resolve, xff_mask
-from webapp.functions.common import derive, reevaluate
+from webapp.functions.common import ctx_xff, derive, reevaluate
+from webapp.series import TimeSeries
 from webapp.functions.intervals import parse_interval
 
 SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
@@ -49,7 +50,8 @@ def _safe_pow(values, exponent):
     """graphite's safePow: None where math.pow raises (domain error or overflow)."""
     with np.errstate(all="ignore"):
         result = np.power(values, exponent)
-    bad = np.isnan(result) | (np.isinf(result) & np.isfinite(values))
+    bad = np.isnan(result) | (np.isinf(result) & np.isfinite(values) & np.isfinite(exponent))
+    bad |= np.isnan(values) | np.isnan(exponent)
     return np.where(bad, np.nan, result)
 
 
@@ -479,3 +481,117 @@ def timeShift(ctx, seriesList, timeShift, resetEnd=True, alignDst=False):
                               {"timeShift": timeShift}, path_expression=shifted.path_expression,
                               start=first.start, end=new_end))
     return results
+
+
+@function("exp", "Transform", [SERIES_LIST])
+def exp(ctx, seriesList):
+    """e raised to the power of each value (None where that overflows)."""
+    return _elementwise(seriesList, lambda s: f"exp({s.name})",
+                        _safe_exp, "exp", "e")
+
+
+def _safe_exp(values):
+    with np.errstate(all="ignore"):
+        result = np.exp(values)
+    return np.where(np.isinf(result) & np.isfinite(values), np.nan, result)
+
+
+@function("sigmoid", "Transform", [SERIES_LIST])
+def sigmoid(ctx, seriesList):
+    """1 / (1 + e^-x) for each value."""
+    with np.errstate(all="ignore"):
+        return _elementwise(seriesList, lambda s: f"sigmoid({s.name})",
+                            lambda v: 1 / (1 + np.exp(-v)), "sigmoid", "sigmoid")
+
+
+@function("logit", "Transform", [SERIES_LIST])
+def logit(ctx, seriesList):
+    """log(x / (1 - x)) for each value (None outside 0 < x < 1)."""
+    def compute(values):
+        with np.errstate(all="ignore"):
+            ratio = values / (1 - values)
+            return np.where((values != 1) & (ratio > 0), np.log(ratio), np.nan)
+    return _elementwise(seriesList, lambda s: f"logit({s.name})", compute, "logit", "logit")
+
+
+@function("round", "Transform", [SERIES_LIST, Param("precision", ParamTypes.integer, default=0)])
+def roundFunction(ctx, seriesList, precision=None):
+    """Rounds each value to `precision` decimal places (0 by default; negative rounds to
+    tens, hundreds, ...), half to even as Python's round()."""
+    def compute(values):
+        if not precision:
+            return np.round(values)
+        return _python_round(values, precision)
+    suffix = "" if precision is None else f",{int(precision):g}"
+    return _elementwise(seriesList, lambda s: f"round({s.name}{suffix})", compute, "round",
+                        precision or 0)
+
+
+@function("minMax", "Transform", [SERIES_LIST])
+def minMax(ctx, seriesList):
+    """Scales each series to 0..1: (value - min) / (max - min); 0 where max == min."""
+    results = []
+    for series in seriesList:
+        valid = series.values[~np.isnan(series.values)]
+        low = float(valid.min()) if len(valid) else 0.0
+        high = float(valid.max()) if len(valid) else 0.0
+        with np.errstate(all="ignore"):
+            scaled = (series.values - low) / (high - low) if high != low else \
+                np.where(np.isnan(series.values), np.nan, 0.0)
+        results.append(derive(series, f"minMax({series.name})", scaled))
+    return results
+
+
+@function("integralByInterval", "Transform",
+          [SERIES_LIST, Param("intervalUnit", ParamTypes.string, required=True)])
+def integralByInterval(ctx, seriesList, intervalUnit):
+    """The running total of each series, restarting at 0 every `intervalUnit` counted from
+    the request start (None points repeat the running total)."""
+    try:
+        duration = abs(parse_interval(intervalUnit))
+    except ValueError as error:
+        raise InvalidParameter("integralByInterval", str(error), "intervalUnit") from None
+    if not duration:
+        raise InvalidParameter("integralByInterval", "interval must not be 0", "intervalUnit")
+    origin = int(ctx.start_time.timestamp())
+    results = []
+    for series in seriesList:
+        stamps = series.start + np.arange(len(series), dtype=np.int64) * series.step
+        restart = (stamps - origin) // duration != (stamps - origin - series.step) // duration
+        filled = np.where(np.isnan(series.values), 0.0, series.values)
+        values = np.empty(len(series))
+        edges = list(np.flatnonzero(restart)) + [len(series)]
+        begin = 0
+        for end in edges:
+            values[begin:end] = np.cumsum(filled[begin:end])
+            begin = end
+        results.append(derive(series, f"integralByInterval({series.name},'{intervalUnit}')",
+                              values, {"integralByInterval": intervalUnit}))
+    return results
+
+
+def _clock_values(ctx, step):
+    start = ctx.start_time.timestamp()
+    end = ctx.end_time.timestamp()
+    count = max(0, math.ceil((end - start) / step))
+    return start + np.arange(count) * float(step)
+
+
+@function("time", "Transform", [Param("name", ParamTypes.string, required=True),
+                                Param("step", ParamTypes.integer, default=60)],
+          aliases=("timeFunction",))
+def timeFunction(ctx, name, step=60):
+    """A series whose value at each point (every `step` seconds) is its timestamp."""
+    return [TimeSeries(name, int(ctx.start_time.timestamp()), int(ctx.end_time.timestamp()),
+                       step, _clock_values(ctx, step), x_files_factor=ctx_xff(ctx))]
+
+
+@function("sin", "Transform", [Param("name", ParamTypes.string, required=True),
+                               Param("amplitude", ParamTypes.integer, default=1),
+                               Param("step", ParamTypes.integer, default=60)],
+          aliases=("sinFunction",))
+def sinFunction(ctx, name, amplitude=1, step=60):
+    """A sine wave of the timestamps (every `step` seconds) times `amplitude`."""
+    return [TimeSeries(name, int(ctx.start_time.timestamp()), int(ctx.end_time.timestamp()),
+                       step, np.sin(_clock_values(ctx, step)) * amplitude,
+                       x_files_factor=ctx_xff(ctx))]
