@@ -212,3 +212,44 @@ def test_custom_prefixes_and_gauge_ttl(tmp_path):
     assert "gg.g1" in theirs[1] and "gg.g1" not in theirs[2]
     for their_flush, our_flush in zip(theirs, ours):
         assert_same(their_flush, our_flush)
+
+
+def _random_packets(seed, count):
+    """Seeded lines built from the pieces statsd's parser branches on."""
+    import random
+    rng = random.Random(seed)
+    names = ["a", "b.c", "d e", "f/g", "h!i", "", "j;k", "t.x", "u-v_w", "é"]
+    values = ["1", "0", "-1", "+2", "2.5", "1e2", "0x1A", " 3", "x", "", "Infinity",
+              "-0", ".5", "7.", "1_0", "0b11", "99999999999999999999"]
+    types = ["c", "ms", "g", "s", "x", "", " ms", "C", "h", "c ", "\tg"]
+    rates = [None, "@0.5", "@0.1", "@1", "@2", "@x", "@-1", "@", "@.25", "@0", "0.5", "@1e-1"]
+    tags = ["", "|#env:prod", "|#a,b:c", "|#"]
+
+    def value():
+        parts = [rng.choice(values), rng.choice(types)]
+        rate = rng.choice(rates)
+        return "|".join(parts + ([rate] if rate is not None else []))
+
+    packets = []
+    for _ in range(count):
+        lines = []
+        for _ in range(rng.randint(1, 4)):
+            bits = [value() for _ in range(rng.choice([0, 1, 1, 1, 2]))]
+            lines.append(":".join([rng.choice(names)] + bits) + rng.choice(tags))
+        packets.append("\n".join(lines).encode())
+    return packets
+
+
+def test_random_packets(tmp_path):
+    packets = _random_packets(seed=5, count=200)   # statsd's socket holds ~256 at once
+    statsd_conf = {"flushInterval": 500, "percentThreshold": [90, -25, 33.3],
+                   "graphite": {"legacyNamespace": False},
+                   "histogram": [{"metric": "t", "bins": [0.5, 2, 100, "inf"]}]}
+    config = StatsdConfig(flush_interval=0.5, percent_threshold=(90, -25, 33.3),
+                          histogram=(HistogramRule("t", (0.5, 2.0, 100.0, math.inf)),))
+    theirs = run_statsd(tmp_path, statsd_conf, packets)
+    ours = run_ours(config, packets)
+    assert theirs[0]["stats.counters.statsd.packets_received.count"] == 200
+    assert theirs[0]["stats.counters.statsd.bad_lines_seen.count"] > 40
+    for their_flush, our_flush in zip(theirs, ours):
+        assert_same(their_flush, our_flush)

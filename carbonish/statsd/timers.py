@@ -84,9 +84,11 @@ def timer_metrics(values, count, flush_interval, thresholds, bins) -> list:
     n = len(v)
     total = cum[-1]
     mean = total / n
-    deviations = v - mean
+    with np.errstate(invalid="ignore"):   # Infinity - Infinity is NaN, as in statsd
+        deviations = v - mean
+        variance = np.cumsum(deviations * deviations)[-1] / n
     mid = n // 2
-    out += [("std", math.sqrt(np.cumsum(deviations * deviations)[-1] / n)),
+    out += [("std", math.sqrt(variance)),
             ("upper", v[-1]), ("lower", v[0]),
             ("count", count), ("count_ps", count / flush_interval),
             ("sum", total), ("sum_squares", cumsq[-1]), ("mean", mean),
