@@ -9,7 +9,6 @@ import pytest
 
 from webapp.errors import InputError
 from webapp.formats import FormatOptions, render
-from webapp.formats import consolidate as cons
 from webapp.formats import json_format
 from webapp.series import TimeSeries
 
@@ -81,31 +80,6 @@ def test_max_data_points_one_consolidates_everything():
 def test_max_data_points_above_length_is_a_no_op():
     data = [series("a", 1000, 10, [1.0, 2.0])]
     assert json_format.json_entries(data, 100)[0]["datapoints"] == [(1.0, 1000), (2.0, 1010)]
-
-
-@pytest.mark.parametrize("func, expected", [
-    ("average", [2.0, 4.0]), ("avg", [2.0, 4.0]), ("sum", [4.0, 4.0]),
-    ("max", [3.0, 4.0]), ("min", [1.0, 4.0]), ("first", [1.0, 4.0]),
-    ("last", [3.0, 4.0]), ("avg_zero", [4.0 / 3, 4.0]),
-])
-def test_consolidate_functions_graphite_semantics(func, expected):
-    values = np.array([1.0, NAN, 3.0, 4.0])
-    assert cons.consolidate(values, 3, func).tolist() == pytest.approx(expected)
-
-
-def test_consolidate_x_files_factor_nulls_sparse_buckets():
-    values = np.array([1.0, NAN, NAN, NAN, 2.0, 2.0])
-    out = cons.consolidate(values, 3, "average", 0.5)
-    assert math.isnan(out[0]) and out[1] == 2.0
-
-
-def test_consolidate_all_null_bucket_is_null():
-    assert math.isnan(cons.consolidate(np.array([NAN, NAN]), 2, "sum")[0])
-
-
-def test_consolidate_rejects_unknown_function():
-    with pytest.raises(InputError, match="median"):
-        cons.consolidate(np.array([1.0, 2.0]), 2, "median")
 
 
 def test_csv_layout_in_request_tz():

@@ -13,7 +13,7 @@ import json
 
 import numpy as np
 
-from webapp.formats.consolidate import apply_max_data_points
+from webapp.series import consolidate_all
 
 try:  # optional accelerator; falls back to the standard library
     import orjson
@@ -52,23 +52,19 @@ def _wrap(body, options):
 
 def json_entries(series_list, max_data_points=None, no_null_points=False):
     """The list graphite-web serialises: one dict per series (dropped if all-null and
-    no_null_points)."""
+    no_null_points); maxDataPoints consolidation is webapp.series.consolidate_all."""
     if max_data_points is not None:
-        rows = apply_max_data_points(series_list, max_data_points)
-    else:
-        rows = [(s, s.values, s.start, s.step) for s in series_list]
+        series_list = consolidate_all(series_list, max_data_points)
     entries = []
-    for series, values, start, seconds_per_point in rows:
-        count = min(len(values), len(range(start, series.end + 1, seconds_per_point)))
-        values = values[:count]
-        timestamps = range(start, start + count * seconds_per_point, seconds_per_point)
+    for series in series_list:
+        timestamps = series.timestamps()
+        values = series.values[:len(timestamps)]
         if no_null_points:
             keep = np.flatnonzero(~np.isnan(values))
             if not len(keep):
                 continue
-            timestamps = [timestamps[i] for i in keep.tolist()]
-            values = values[keep]
-        points = list(zip(_python_values(values), timestamps))
+            timestamps, values = timestamps[keep], values[keep]
+        points = list(zip(_python_values(values), timestamps.tolist()))
         entries.append({"target": series.name, "tags": dict(series.tags), "datapoints": points})
     return entries
 
