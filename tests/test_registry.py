@@ -188,3 +188,20 @@ def test_parse_interval(text, seconds):
 def test_parse_interval_rejects(text):
     with pytest.raises(InvalidInterval):
         parse_interval(text)
+
+
+def test_series_lists_in_messages_are_summarised(registry):
+    with pytest.raises(InvalidParameter, match=r"factor.*a list of 2 series"):
+        registry.call("scale", Ctx(), [[series()], [series(), series()]], {})
+    with pytest.raises(InvalidParameter, match=r"'x{76}\.\.\.$"):
+        registry.call("scale", Ctx(), [[series()], "x" * 100], {})
+
+
+def test_series_list_functions_check_lengths(registry):
+    with pytest.raises(InvalidParameter, match="equal length"):
+        registry.call("aggregateSeriesLists", Ctx(), [[series()], [], "sum"], {})
+
+
+def test_boolean_accepts_other_truthy_values(registry):
+    result = registry.call("sortByName", Ctx(), [[series("b"), series("a")], None, [1]], {})
+    assert [s.name for s in result] == ["b", "a"]
