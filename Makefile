@@ -9,12 +9,14 @@ PYTEST_WORKERS ?= 2
 
 .PHONY: run test bench gallery sysdeps clean
 
-# Debian packages the tests and graphs need: cairo for drawing, poppler for checking PDFs.
+# Debian packages the tests and graphs need: cairo for drawing, poppler for checking PDFs,
+# netcat for the README's copy-paste examples.
 sysdeps:
 	@missing=""; \
 	ldconfig -p | grep -q 'libcairo.so.2' || missing="$$missing libcairo2"; \
 	command -v pdftoppm >/dev/null || missing="$$missing poppler-utils"; \
 	fc-list 2>/dev/null | grep -qi dejavu || missing="$$missing fonts-dejavu-core fontconfig"; \
+	command -v nc >/dev/null || missing="$$missing netcat-openbsd"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi; \
