@@ -261,16 +261,20 @@ def search(receiver):
     doubling from START_RATE, then bisection."""
     good, bad, sender_cap = 0, None, None
     rate = START_RATE
+    short = 0
     while rate <= MAX_RATE:
         ok, achieved, _, _ = trial(receiver, rate)
-        if achieved < 0.97 * rate:        # this process cannot send faster
-            sender_cap = achieved
         if not ok:
             bad = rate
             break
         good = max(good, min(rate, achieved))
-        if sender_cap:
-            break
+        if achieved < 0.97 * rate:        # the sender fell short: once may be a stall
+            short += 1
+            if short == 2:                # twice: this process cannot send faster
+                sender_cap = achieved
+                break
+            continue
+        short = 0
         rate *= 2
     for _ in range(BISECT_STEPS if bad else 0):
         rate = (good + bad) / 2
