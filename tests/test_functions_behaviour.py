@@ -121,10 +121,12 @@ def test_moving_window_larger_than_chunk(monkeypatch):
     from webapp.functions import calculate
     monkeypatch.setattr(calculate, "CHUNK_ELEMENTS", 8)
     values = np.arange(20.0)
+    assert calculate.moving_values(values, 4, "median", 0).tolist() == \
+        [i + 2.5 for i in range(16)]
     assert calculate.moving_values(values, 4, "sum", 0).tolist() == \
         [float(sum(range(i + 1, i + 5))) for i in range(16)]
-    assert calculate.moving_values(values, 0, "sum", 0).tolist() == [N] * 20 or \
-        np.isnan(calculate.moving_values(values, 0, "sum", 0)).all()
+    assert np.isnan(calculate.moving_values(values, 0, "sum", 0)).all()
+    assert calculate.moving_values(values, 3, "count", 0.5).tolist() == [3.0] * 17
 
 
 def test_time_shift_keeps_the_original_period_and_handles_reset_end():

@@ -16,12 +16,39 @@ XFF = Param("xFilesFactor", ParamTypes.float)
 CHUNK_ELEMENTS = 1 << 21
 
 
+STREAMED = ("sum", "average", "avg_zero", "count", "min", "max")
+
+
+def _moving_streamed(values, window_points, count, func, x_files_factor):
+    """moving_values for sums, counts and extremes: one pass per window offset, adding the
+    window's values in order (as graphite's sum() over the window does)."""
+    total = np.zeros(count)
+    non_null = np.zeros(count)
+    extreme = np.full(count, np.nan)
+    pick = np.fmin if func == "min" else np.fmax
+    for offset in range(window_points):
+        part = values[1 + offset:1 + offset + count]
+        valid = ~np.isnan(part)
+        if func in ("min", "max"):
+            pick(extreme, part, out=extreme)
+        else:
+            np.add(total, part, out=total, where=valid)
+        non_null += valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        result = {"sum": total, "count": non_null, "min": extreme, "max": extreme}.get(
+            func, total / non_null)
+    keep = xff_mask(non_null, window_points, x_files_factor)
+    return np.where(keep, result, np.nan)
+
+
 def moving_values(values, window_points, func, x_files_factor):
     """graphite's movingWindow loop over one preview series: output j aggregates the
     `window_points` values ending at index j + window_points (non-null values only)."""
     count = max(len(values) - window_points, 0)
     if window_points <= 0 or count == 0:
         return np.full(count, np.nan)
+    if func in STREAMED:
+        return _moving_streamed(values, window_points, count, func, x_files_factor)
     windows = sliding_window_view(values[1:], window_points)[:count]
     result = np.empty(count)
     chunk = max(CHUNK_ELEMENTS // window_points, 1)

@@ -311,6 +311,18 @@ def transformNull(ctx, seriesList, default=0, referenceSeries=None):
     return results
 
 
+def _aligned_buckets(values, offset, per_bucket, count):
+    """Values laid into `count` buckets of `per_bucket` slots from slot `offset` on, as a
+    (per_bucket, count) matrix with the mask of the slots that hold a point."""
+    slots = count * per_bucket
+    padded = np.full(slots, np.nan)
+    present = np.zeros(slots, dtype=bool)
+    taken = values[:max(0, slots - offset)]
+    padded[offset:offset + len(taken)] = taken
+    present[offset:offset + len(taken)] = True
+    return (padded.reshape(count, per_bucket).T, present.reshape(count, per_bucket).T)
+
+
 def _summarize_buckets(series, func, interval, new_start, new_end):
     """graphite's _summarizeValues: values grouped into [t, t + interval) buckets from
     new_start while t < new_end; a bucket is None unless xff(nonNull, interval / step)."""
@@ -318,9 +330,14 @@ def _summarize_buckets(series, func, interval, new_start, new_end):
     points = min(len(series), max(0, -(-(series.end - series.start) // series.step)))
     stamps = series.start + np.arange(points, dtype=np.int64) * series.step
     values = series.values[:points]
-    inside = (stamps >= new_start) & (stamps < new_start + count * interval)
-    buckets = (stamps[inside] - new_start) // interval
-    matrix, present = bucket_matrix(buckets, values[inside], count)
+    if interval % series.step == 0 and (series.start - new_start) % series.step == 0 \
+            and series.start >= new_start:
+        matrix, present = _aligned_buckets(values, (series.start - new_start) // series.step,
+                                           interval // series.step, count)
+    else:
+        inside = (stamps >= new_start) & (stamps < new_start + count * interval)
+        buckets = (stamps[inside] - new_start) // interval
+        matrix, present = bucket_matrix(buckets, values[inside], count)
     result = reduce_columns(matrix, func, present)
     non_null = (~np.isnan(matrix)).sum(axis=0)
     keep = xff_mask(non_null, interval / series.step, series.x_files_factor)
