@@ -5,7 +5,11 @@ go forward (2026-03-29 02:00 CET -> 03:00 CEST); they go back on 2026-10-25 03:0
 Every row was worked out by hand from graphite's rules and also checked against graphite-web
 1.1.10's parseATTime with pytz.
 """
+import json
+import random
+import subprocess
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -280,3 +284,62 @@ def test_any_text_gives_an_aware_time_or_invalid_time(text):
         assert error.text == text
     else:
         assert_in_zone(result, BERLIN)
+
+
+# --- differential check against graphite-web's parseATTime, when its reference venv exists ---
+
+GRAPHITE_PYTHON = Path(__file__).resolve().parents[1] / "bench/.ref/graphite-web/bin/python"
+
+_ORACLE = r'''
+import json, sys
+from datetime import datetime
+from django.conf import settings
+settings.configure(TIME_ZONE="UTC")
+import pytz
+from graphite.render.attime import parseATTime
+out = []
+for text, zone, now in json.load(sys.stdin):
+    tz = pytz.timezone(zone)
+    try:
+        result = parseATTime(text, tz, datetime.fromtimestamp(now, tz))
+        out.append([result.timestamp(), result.replace(tzinfo=None).isoformat(),
+                    result.utcoffset().total_seconds()])
+    except Exception:
+        out.append(None)
+print(json.dumps(out))
+'''
+
+
+def _generated_cases(count, seed):
+    rnd = random.Random(seed)
+    zones = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe",
+             "Asia/Kolkata", "America/Sao_Paulo", "Pacific/Chatham"]
+    nows = [1774746000, 1774749600, 1792890000, 1792893600, 1773558000, 1700000000, 0]
+    references = ["now", "midnight", "noon", "teatime", "yesterday", "tomorrow", "monday",
+                  "sun", "jan1", "feb29", "march 5", "3pm", "12pm", "12am", "8am_tomorrow",
+                  "10:30pm", "02:30_20260329", "02:30_20261025", "20260329", "10/25/2026",
+                  "1/2/69", "1774746000", "12345678", "20261301", "", "foo", "jan", "25:00",
+                  "xam", "nowish", "13pm", "mon_12pm", "2026-01-01"]
+    offsets = ["", "-1h", "-30min", "-2d", "-1w", "-1mon", "-1y", "+6h", "-1h30min", "-90s",
+               "-1m", "-1", "+", "-1d-2h", "+1days", "-1x"]
+    return [[rnd.choice(references) + rnd.choice(offsets), rnd.choice(zones),
+             rnd.choice(nows) + rnd.choice([0, 59, 1800, 3599, 86399])]
+            for _ in range(count)]
+
+
+@pytest.mark.skipif(not GRAPHITE_PYTHON.exists(), reason="no graphite-web reference venv")
+def test_same_times_as_graphite_web_parseATTime():
+    cases = [[text, "Europe/Berlin", NOW.timestamp()] for text, _ in TABLE]
+    cases += _generated_cases(600, seed=3)
+    completed = subprocess.run([str(GRAPHITE_PYTHON), "-c", _ORACLE], input=json.dumps(cases),
+                               capture_output=True, text=True, timeout=120, check=True)
+    for (text, zone, now), expected in zip(cases, json.loads(completed.stdout)):
+        tz = ZoneInfo(zone)
+        try:
+            result = parse_at_time(text, tz, datetime.fromtimestamp(now, tz))
+        except InvalidTime:
+            ours = None
+        else:
+            ours = [result.timestamp(), result.replace(tzinfo=None).isoformat(),
+                    result.utcoffset().total_seconds()]
+        assert ours == expected, (text, zone, now)

@@ -4,7 +4,11 @@ Every accepted target below was also parsed by graphite-web 1.1.10's own pyparsi
 (`render/grammar_unsafe.py`, with parseAll) and gave the same tree; the rejected ones are
 rejected by it too, except where a test says we are deliberately stricter or wider.
 """
+import json
 import math
+import random
+import subprocess
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -388,3 +392,120 @@ def test_utf8_metrics(target, tree):
 def test_utf8_metrics_still_excludes_whitespace_and_controls(target):
     with pytest.raises(ParseError):
         parse(target, utf8_metrics=True)
+
+
+# --- differential check against graphite-web's own grammar, when its reference venv exists ---
+# (bench/reference.py builds it; without it, e.g. on a fresh CI machine, this is skipped)
+
+GRAPHITE_PYTHON = Path(__file__).resolve().parents[1] / "bench/.ref/graphite-web/bin/python"
+
+_ORACLE = r'''
+import json, math, sys
+from django.conf import settings
+settings.configure(UTF8_METRICS=False)
+from graphite.render.grammar_unsafe import grammar
+
+def lit(v):
+    return ["Lit", "inf" if v == math.inf else v, type(v).__name__]
+
+def scalar(t):
+    if t.number:
+        if t.number.integer: return lit(int(t.number.integer))
+        if t.number.float: return lit(float(t.number.float))
+        return lit(float(t.number.scientific[0]))
+    if t.string: return lit(t.string[1:-1])
+    if t.boolean: return lit(t.boolean[0] == "true")
+    if t.none: return lit(None)
+    return lit(math.inf)
+
+def tree(t, piped=None):   # the walk of graphite-web's evaluateTokens
+    if t.template:
+        kwargs = [[k.argname, scalar(k.args[0])[1]] for k in t.template.kwargs or []]
+        return ["Template", tree(t.template), [scalar(a)[1] for a in t.template.args or []],
+                kwargs]
+    if t.expression:
+        if t.expression.pipedCalls.asList():
+            return tree(t.expression.pipedCalls.pop(), t)
+        return tree(t.expression)
+    if t.pathExpression:
+        return ["Path", t.pathExpression]
+    if t.call:
+        if t.call.funcname == "template":
+            raise ValueError("invalid template() syntax")
+        args = [tree(a) for a in t.call.args or []]
+        if piped is not None:
+            args.insert(0, tree(piped))
+        return ["Call", t.call.funcname, args, [[k.argname, tree(k.args[0])]
+                                               for k in t.call.kwargs]]
+    return scalar(t)
+
+out = []
+for target in json.load(sys.stdin):
+    try:
+        out.append(tree(grammar.parseString(target, parseAll=True)))
+    except Exception:
+        out.append(None)
+print(json.dumps(out))
+'''
+
+
+def _as_oracle_tree(node):
+    if isinstance(node, PathExpression):
+        return ["Path", node.text]
+    if isinstance(node, Literal):
+        value = "inf" if node.value == math.inf else node.value
+        return ["Lit", value, type(node.value).__name__]
+    if isinstance(node, Template):
+        return ["Template", _as_oracle_tree(node.expression), list(node.args),
+                [list(kwarg) for kwarg in node.kwargs]]
+    return ["Call", node.name, [_as_oracle_tree(arg) for arg in node.args],
+            [[name, _as_oracle_tree(value)] for name, value in node.kwargs]]
+
+
+def _generated_targets(count, seed):
+    rnd = random.Random(seed)
+    leaves = ["a.b", "a.*", "x.{a,b}[0-9]", "$x.y", "a\\,b", "c;t=v", "1.2", "a=", "-a"]
+    values = ["1", "-1.5", "2e3", "'s'", '"t"', "true", "False", "none", "inf", "x=1",
+              "k='v'", "''"]
+    tokens = ["a", "f(", ")", ",", " ", "=", "'", '"', ".", "{", "}", "|", "\\", "1", "e3",
+              "true", "template(", "\t", "x="]
+
+    def expression(level):
+        roll = rnd.random()
+        if level > 3 or roll < 0.3:
+            return rnd.choice(leaves)
+        if roll < 0.45:
+            return expression(level + 1) + rnd.choice(["|", " | "]) + call(level + 1)
+        if roll < 0.5:
+            return ("template(" + rnd.choice([expression(level + 1), call(level + 1)])
+                    + rnd.choice(["", ", 'v'", ", x=1", ", 'v', x=1", ", true"]) + ")")
+        return call(level + 1)
+
+    def call(level):
+        args = [rnd.choice([expression(level)] * 3 + values) for _ in range(rnd.randint(0, 3))]
+        return rnd.choice(["f", "sumSeries", "g_2"]) + rnd.choice(["(", " ("]) + \
+            rnd.choice([",", ", "]).join(args) + ")"
+
+    targets = [expression(0) for _ in range(count // 2)]
+    targets += ["".join(rnd.choice(tokens) for _ in range(rnd.randint(1, 10)))
+                for _ in range(count - len(targets))]
+    return targets
+
+
+@pytest.mark.skipif(not GRAPHITE_PYTHON.exists(), reason="no graphite-web reference venv")
+def test_same_trees_as_graphite_web_grammar():
+    targets = [target for target, _ in PATHS + CALLS + TEMPLATES if "\t" not in target]
+    targets += _generated_targets(400, seed=5)
+    completed = subprocess.run([str(GRAPHITE_PYTHON), "-c", _ORACLE], input=json.dumps(targets),
+                               capture_output=True, text=True, timeout=120, check=True)
+    extensions = 0
+    for target, expected in zip(targets, json.loads(completed.stdout)):
+        try:
+            ours = _as_oracle_tree(parse(target))
+        except ParseError:
+            ours = None
+        if expected is None and ours is not None:
+            extensions += 1      # kwargs-only calls, `true.x` paths: documented extensions
+            continue
+        assert ours == expected, target
+    assert extensions < len(targets) // 10
