@@ -226,7 +226,8 @@ def test_remote_find_reads_graphite_interval_objects():
     nodes = RemoteFinder("peer:8080", http_get=http).find("r.*", 10, 20)
     assert nodes == [Node("r.a", True, None, ((1, 5),)), Node("r.b", False)]
     url, timeout = http.urls[0]
-    assert url == "http://peer:8080/metrics/find/?local=1&format=pickle&query=r.%2A&from=10&until=20"
+    assert url == ("http://peer:8080/metrics/find/?local=1&format=pickle&query=r.%2A"
+                   "&from=10&until=20")
     assert timeout == 3.0
 
 

@@ -4,7 +4,6 @@ import math
 import pickle
 from datetime import timezone, timedelta
 
-import numpy as np
 import pytest
 
 from webapp.errors import InputError

@@ -4,7 +4,7 @@ import json
 import pickle
 import re
 import zoneinfo
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 import pytest

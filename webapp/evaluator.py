@@ -84,7 +84,8 @@ class Evaluator:
                                 f"{self.limits.max_targets} (MAX_TARGETS)")
         trees = []
         for target in targets:
-            tree = grammar.parse(target, max_nesting=max(grammar.MAX_NESTING, self.limits.max_depth + 1))
+            nesting = max(grammar.MAX_NESTING, self.limits.max_depth + 1)
+            tree = grammar.parse(target, max_nesting=nesting)
             if grammar.depth(tree) > self.limits.max_depth:
                 raise LimitExceeded(f"target nests functions deeper than "
                                     f"{self.limits.max_depth} (MAX_DEPTH)")
