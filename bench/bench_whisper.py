@@ -177,7 +177,8 @@ def main(argv):
     how = HOW.format(calls=calls, rounds=rounds, python=sys.version.split()[0],
                      numpy=np.__version__, date=time.strftime("%Y-%m-%d", time.gmtime()))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(f"# Whisper storage engine: carbonish vs whisper 1.1.10\n\n{table}\n\n{how}")
+    title = "# Whisper storage engine: carbonish vs whisper 1.1.10"
+    RESULTS.write_text(f"{title}\n\n{table}\n\n{how}")
     return 0
 
 

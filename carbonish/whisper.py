@@ -282,9 +282,7 @@ def _read_header(fd, name):
             "Unable to read header: archive count %d does not fit a file of %d bytes"
             % (count, file_size), name)
     if len(head) < table_end:
-        head += os.pread(fd, table_end - len(head), len(head))
-        if len(head) < table_end:
-            raise CorruptWhisperFile("Unable to read archive table: file shrank", name)
+        head += _pread(fd, name, table_end - len(head), len(head))
     archives = tuple(_parse_archive(head, i, table_end, file_size, name) for i in range(count))
     return _Header(name, method, max_retention, xff, archives, file_size, head)
 
@@ -312,15 +310,15 @@ def _read_base(fd, header, archive):
     end = archive.offset + longSize
     if end <= len(header.head):
         return struct.unpack_from(longFormat, header.head, archive.offset)[0]
-    return struct.unpack(longFormat, _pread(fd, header, longSize, archive.offset))[0]
+    return struct.unpack(longFormat, _pread(fd, header.name, longSize, archive.offset))[0]
 
 
-def _pread(fd, header, size, offset):
+def _pread(fd, name, size, offset):
     data = os.pread(fd, size, offset)
     if len(data) != size:
         raise CorruptWhisperFile(
-            "Unable to read datapoints: %d bytes at offset %d, got %d (file shrank?)"
-            % (size, offset, len(data)), header.name)
+            "Unable to read %d bytes at offset %d, got %d (file shrank?)"
+            % (size, offset, len(data)), name)
     return data
 
 
@@ -329,10 +327,10 @@ def _read_ring(fd, header, archive, first_slot, count):
     start = archive.offset + first_slot * pointSize
     tail = archive.points - first_slot
     if count <= tail:
-        data = _pread(fd, header, count * pointSize, start)
+        data = _pread(fd, header.name, count * pointSize, start)
     else:
-        data = (_pread(fd, header, tail * pointSize, start)
-                + _pread(fd, header, (count - tail) * pointSize, archive.offset))
+        data = (_pread(fd, header.name, tail * pointSize, start)
+                + _pread(fd, header.name, (count - tail) * pointSize, archive.offset))
     return np.frombuffer(data, POINT_DTYPE)
 
 
@@ -533,9 +531,7 @@ _BETTER = MappingProxyType({
 
 
 def _select_rows(method, values, known):
-    better = _BETTER.get(method)
-    if better is None:
-        raise InvalidAggregationMethod("Unrecognized aggregation method %s" % method)
+    better = _BETTER[method]
     first = np.argmax(known, axis=1)
     current = values[np.arange(len(values)), first]
     for j in range(values.shape[1]):
@@ -576,7 +572,8 @@ def _rewrite_span(fd, header, archive, slots, records):
     first = int(slots[0])
     span = int(slots[-1]) - first + 1
     start = archive.offset + first * pointSize
-    buf = np.frombuffer(bytearray(_pread(fd, header, span * pointSize, start)), POINT_DTYPE)
+    data = bytearray(_pread(fd, header.name, span * pointSize, start))
+    buf = np.frombuffer(data, POINT_DTYPE)
     buf[slots - first] = records
     os.pwrite(fd, buf.tobytes(), start)
 

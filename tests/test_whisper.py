@@ -656,3 +656,60 @@ def test_fill_range_outside_source_retention_does_nothing(tmp_path):
     cw.fill_range(src.b, dst.b, NOW - 10_000, NOW - 9_000, now=NOW)
     cw.fill(src.b, dst.b, start_from=NOW - 10_000, now=NOW)
     assert read(dst.b) == before
+
+
+# --- less travelled paths -------------------------------------------------------------------
+def test_six_archives_header_read_in_two_parts(tmp_path):
+    archives = [(1, 20), (2, 20), (4, 20), (8, 20), (16, 20), (32, 20)]
+    pair = Pair(tmp_path, archives, 0.5, "sum")
+    for points, now in random_batches(12, NOW, count=8, spread=320):
+        pair.update_many(points, now)
+    pair.assert_same()
+    assert cw.info(pair.b)["archives"] == oracle.info(pair.a)["archives"]
+
+
+def test_points_at_interval_zero_match_whisper(tmp_path):
+    pair = Pair(tmp_path, [(10, 6), (60, 10)], 0.0, "sum")
+    pair.update_many([(5, 1.0)], 20)
+    pair.update_many([(15, 2.0)], 20)
+    pair.assert_same()
+
+
+def test_now_defaults_to_the_clock(tmp_path):
+    pair = Pair(tmp_path, [(10, 60), (60, 60)])
+    with freeze_time(datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc)):
+        cw.update(pair.b, 1.0)
+        cw.update_many(pair.b, [(NOW - 10, 2.0)])
+        oracle.update(pair.a, 1.0)
+        oracle.update_many(pair.a, [(NOW - 10, 2.0)])
+        assert cw.fetch(pair.b, NOW - 30) == oracle.fetch(pair.a, NOW - 30)
+        cw.merge(pair.b, pair.a)
+    pair.assert_same()
+
+
+def test_merge_with_lock(tmp_path):
+    src, dst = make_two(tmp_path, 9)
+    oracle.merge(src.a, dst.a, now=NOW)
+    cw.merge(src.b, dst.b, now=NOW, lock=True, autoflush=True)
+    dst.assert_same()
+
+
+def test_create_failure_removes_the_half_made_file(tmp_path):
+    import resource
+
+    path = str(tmp_path / "big.wsp")
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, hard))
+    try:
+        with pytest.raises(OSError):
+            cw.create(path, [(1, 100_000)])
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+    assert not os.path.exists(path)
+
+
+def test_future_points_sharing_a_lower_slot_match_whisper(tmp_path):
+    pair = Pair(tmp_path, [(1, 10), (2, 6)], 0.0, "sum")
+    pair.update_many([(NOW - 10, 1.0), (NOW + 2, 2.0)], NOW)
+    pair.update_many([(NOW - 7, 3.0), (NOW + 5, 4.0), (NOW - 1, 5.0)], NOW)
+    pair.assert_same()

@@ -119,6 +119,12 @@ def test_file_that_shrinks_under_a_reader_is_corrupt(tmp_path):
         os.truncate(path, ARCHIVE0_END)
         with pytest.raises(cw.CorruptWhisperFile, match="shrank"):
             cw._read_ring(fh.fileno(), header, header.archives[1], 0, 100)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        with pytest.raises(cw.CorruptWhisperFile, match="shrank"):
+            cw._pread(fd, path, 100, FILE_SIZE)
+    finally:
+        os.close(fd)
 
 
 def exercise(path):
@@ -165,3 +171,27 @@ def test_plausible_garbage_headers_never_raise_anything_else(
     data = header(agg, max_retention, xff, len(archives), archives)
     data += bytes(max(0, size - len(data)))
     exercise(write(tmp_path, data))
+
+
+def test_archives_out_of_step_order_do_not_crash(tmp_path):
+    """A hand-made file whose archives are not sorted by precision: 10s, 60s, 30s."""
+    archives = [(10, 60), (60, 60), (30, 60)]
+    table_end = 16 + 12 * 3
+    entries, offset = [], table_end
+    for step, points in archives:
+        entries.append((offset, step, points))
+        offset += points * 12
+    data = header(1, 3600, 0.0, 3, entries)
+    path = write(tmp_path, data + bytes(offset - len(data)))
+    cw.update_many(path, [(NOW - 10 * i, 1.0) for i in range(30)], now=NOW)
+    (start, end, step), values = cw.fetch(path, NOW - 3000, now=NOW)
+    assert step == 60 and values.count(1.0) >= 4
+
+
+def test_max_retention_beyond_every_archive(tmp_path):
+    """A hand-made header claiming more retention than its archives hold."""
+    data = valid_bytes(tmp_path)
+    bad = header(max_retention=10 ** 6)
+    path = write(tmp_path, bad + data[len(bad):])
+    with pytest.raises(cw.TimestampNotCovered, match="older than every archive"):
+        cw.update(path, 1.0, NOW - 7000, now=NOW)
