@@ -241,6 +241,17 @@ def test_nesting_is_bounded_without_recursion_error():
         parse("f(a|g(" * 3000)
 
 
+def test_pipe_chains_count_as_nesting():
+    chain = "a" + "|f()" * (MAX_NESTING - 1)
+    assert depth(parse(chain)) == MAX_NESTING - 1
+    with pytest.raises(ParseError, match="nesting deeper than") as info:
+        parse(chain + "|f()")
+    assert info.value.position == len(chain)
+    with pytest.raises(ParseError, match="nesting deeper than 3"):
+        parse("f(a|g()|h())", max_nesting=3)
+    assert depth(parse("f(a|g())", max_nesting=3)) == 2
+
+
 def test_a_nesting_limit_beyond_the_stack_is_still_a_parse_error():
     deep = "f(" * 3000 + "a" + ")" * 3000
     with pytest.raises(ParseError, match="nesting too deep to parse"):

@@ -262,7 +262,11 @@ class _Parser:
         if level >= self.max_nesting:
             raise self.error(f"nesting deeper than {self.max_nesting}")
         node = self.primary(level)
+        pipes = 0
         while self.peek() == "|":
+            pipes += 1       # each pipe nests the tree one deeper: a|f()|g() is g(f(a))
+            if level + pipes >= self.max_nesting:
+                raise self.error(f"nesting deeper than {self.max_nesting}")
             self.pos += 1
             head = self.name_before_paren()
             if head is None:
