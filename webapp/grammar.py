@@ -8,7 +8,7 @@ here by hand, in one left-to-right pass:
     template    := 'template' '(' (call | path) [',' litargs | ',' litkwargs] ')'
     call        := NAME '(' [args [',' kwargs] | kwargs] ')'     NAME = [A-Za-z_][A-Za-z0-9_]*
     arg         := true|false | number | none | string | inf | expression   (first match wins)
-    kwarg       := NAME '=' arg
+    kwarg       := NAME '=' arg        (`NAME=` directly before ',' ')' '|' is the path `NAME=`)
     number      := -?\\d+ | -?\\d+.\\d+ | (either)[eE]-?\\d+, only when ',' or ')' or the end follows
     string      := '...' | "..." (pyparsing's quotedString; the value is the text between the
                    quotes, escapes are not decoded, as graphite does)
@@ -17,8 +17,10 @@ here by hand, in one left-to-right pass:
     partial     := (VALID | '\\' SYMBOL)+        SYMBOL = ( ) { } , . ' " \\ | =
                    VALID = printable ASCII except ( ) { } , . ' " \\ |   (so '=' and ';' are in)
 
-Whitespace may stand between tokens, never inside a path or a number. Keywords (true, false,
-none, inf) are caseless; `$name` is an ordinary path character that `substitute` replaces.
+Whitespace may stand between tokens, never inside a path or a number; tabs are expanded first,
+as pyparsing does. Keywords (true, false, none, inf) are caseless; `$name` is an ordinary path
+character that `substitute` replaces. A `template(...)` that is not in the form above is a
+ParseError with graphite-web's message (it fails when evaluated there; both are HTTP 400).
 
 Where graphite-web is lax we are strict, on purpose: it parses the longest valid prefix and
 silently ignores the rest (`sumSeries(a.b))` is `sumSeries(a.b)`, and a broken call such as
@@ -33,7 +35,8 @@ from dataclasses import dataclass, field
 from webapp.errors import InputError
 
 MAX_NESTING = 100
-"""Deepest nesting of calls/parentheses the parser accepts (bounds its recursion)."""
+"""Default bound on nesting (calls in arguments, templates, and each '|' of a chain): the
+parser's recursion stays bounded and depth(parse(t, max_nesting=n)) < n."""
 
 _WS = " \t\r\n"
 _SYMBOLS = "(){},.'\"\\|"
