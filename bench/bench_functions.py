@@ -31,7 +31,7 @@ from webapp.series import TimeSeries  # noqa: E402
 POINTS = 8640
 STEP = 10
 START = 1700006400 - POINTS * STEP
-ROUNDS = 3
+ROUNDS = 5
 
 # name -> (function, number of input series, extra args); re-fetching functions get the
 # same inputs back from their context.

@@ -115,7 +115,8 @@ class TimeSeries:
         return len(self.values)
 
     def __repr__(self):
-        return f"TimeSeries({self.name!r}, {self.start}, {self.end}, {self.step}, n={len(self.values)})"
+        return (f"TimeSeries({self.name!r}, {self.start}, {self.end}, {self.step}, "
+                f"n={len(self.values)})")
 
     @property
     def xff(self):
@@ -135,7 +136,7 @@ class TimeSeries:
             self.values.copy() if values is None else values,
             path_expression=name if path_expression is None else path_expression,
             tags=dict(self.tags) if tags is None else tags,
-            consolidate_func=self.consolidate_func if consolidate_func is None else consolidate_func,
+            consolidate_func=consolidate_func or self.consolidate_func,
             x_files_factor=self.x_files_factor if x_files_factor is None else x_files_factor,
         )
 
@@ -288,8 +289,8 @@ def normalize(series_lists):
     if not flat:
         raise EmptySeriesList("no series to normalize")
     step = reduce(lcm, [series.step for series in flat])
-    normalized = [series if series.step == step else with_values_per_point(series, step // series.step)
-                  for series in flat]
+    normalized = [series if series.step == step
+                  else with_values_per_point(series, step // series.step) for series in flat]
     start = min(series.start for series in flat)
     end = max(series.end for series in flat)
     end -= (end - start) % step

@@ -8,10 +8,10 @@ evaluator: it refuses duplicate names, checks arguments against the params (grap
 """
 import importlib
 import inspect
-import math
 from dataclasses import dataclass, field
 
 from webapp.errors import InputError
+from webapp.functions.intervals import parse_interval
 from webapp.series import EmptySeriesList, TimeSeries
 
 FAMILIES = ("combine", "transform", "calculate", "filter", "sort", "alias", "special", "graph")
@@ -40,13 +40,6 @@ class DuplicateFunction(ValueError):
     def __init__(self, name, first, second):
         super().__init__(f"function name {name!r} registered twice: {first} and {second}")
         self.name = name
-
-
-def _parse_time_offset_seconds(text):
-    """Seconds of a graphite interval such as '-1d', '5min', '+2h' (graphite's parseTimeOffset
-    units); raises ValueError otherwise."""
-    from webapp.functions.intervals import parse_interval
-    return parse_interval(text)
 
 
 def _validate_boolean(value):
@@ -90,7 +83,7 @@ def _validate_int_or_inf(value):
 def _validate_interval(value):
     if not isinstance(value, str):
         raise ValueError(f"Invalid interval value: {value!r}")
-    _parse_time_offset_seconds(value)
+    parse_interval(value)
     return value
 
 

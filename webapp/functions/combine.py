@@ -417,7 +417,8 @@ def asPercent(ctx, seriesList, total=None, *nodes):
     number, of one total series, of the matching series of a list of the same length, or
     (with nodes) of the total of its group, following groupByNodes. Unmatched series and
     totals give all-None series named asPercent(x,MISSING) / asPercent(MISSING,x).
-    Examples: ``asPercent(Server01.connections.{failed,succeeded}, Server01.connections.attempted)``,
+    Examples:
+    ``asPercent(Server01.connections.{failed,succeeded}, Server01.connections.attempted)``,
     ``asPercent(apache01.threads.busy,1500)``, ``asPercent(Server*.cpu.*.jiffies, None, 0)``."""
     series_list, _, _, _ = normalize([seriesList])
     if nodes:

@@ -11,6 +11,7 @@ from webapp.series import stack
 SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
 N_INT = Param("n", ParamTypes.integer, required=True)
 N_FLOAT = Param("n", ParamTypes.float, required=True)
+PATTERN = Param("pattern", ParamTypes.string, required=True)
 OPERATORS = {
     "=": lambda value, threshold: value is not None and value == threshold,
     "!=": lambda value, threshold: value is None or value != threshold,
@@ -134,7 +135,7 @@ def limit(ctx, seriesList, n):
     return list(seriesList[0:n])
 
 
-@function("exclude", "Filter Series", [SERIES_LIST, Param("pattern", ParamTypes.string, required=True)])
+@function("exclude", "Filter Series", [SERIES_LIST, PATTERN])
 def exclude(ctx, seriesList, pattern):
     """Drops the series whose name matches the regular expression.
     Example: ``exclude(servers*.instance*.threads.busy,"server02")``."""
@@ -142,7 +143,7 @@ def exclude(ctx, seriesList, pattern):
     return [series for series in seriesList if not regex.search(series.name)]
 
 
-@function("grep", "Filter Series", [SERIES_LIST, Param("pattern", ParamTypes.string, required=True)])
+@function("grep", "Filter Series", [SERIES_LIST, PATTERN])
 def grep(ctx, seriesList, pattern):
     """Keeps the series whose name matches the regular expression.
     Example: ``grep(servers*.instance*.threads.busy,"server02")``."""
@@ -150,7 +151,8 @@ def grep(ctx, seriesList, pattern):
     return [series for series in seriesList if regex.search(series.name)]
 
 
-@function("removeEmptySeries", "Filter Series", [SERIES_LIST, Param("xFilesFactor", ParamTypes.float)])
+@function("removeEmptySeries", "Filter Series",
+          [SERIES_LIST, Param("xFilesFactor", ParamTypes.float)])
 def removeEmptySeries(ctx, seriesList, xFilesFactor=None):
     """Drops the series with no value (or with fewer non-null values than xFilesFactor)."""
     xff = xFilesFactor if xFilesFactor is not None else 0

@@ -1,6 +1,6 @@
 """Transform functions: each series in, one changed series out (graphite-web's 'Transform')."""
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import numpy as np
 
@@ -21,7 +21,8 @@ def _elementwise(series_list, name_format, compute, tag, tag_value):
 
 @function("scale", "Transform", [SERIES_LIST, Param("factor", ParamTypes.float, required=True)])
 def scale(ctx, seriesList, factor):
-    """Multiplies each value by a constant. Example: ``scale(Server.instance01.threads.busy,10)``."""
+    """Multiplies each value by a constant.
+    Example: ``scale(Server.instance01.threads.busy,10)``."""
     return _elementwise(seriesList, lambda s: f"scale({s.name},{float(factor):g})",
                         lambda v: v * factor, "scale", factor)
 
