@@ -247,11 +247,21 @@ def test_unit_name_errors(unit):
         unit_name(unit)
 
 
+@pytest.mark.parametrize("name, zone", [
+    ("utc", "UTC"), ("europe/berlin", "Europe/Berlin"), ("EUROPE/BERLIN", "Europe/Berlin"),
+    ("US/eastern", "US/Eastern"), ("america/argentina/buenos_aires",
+                                   "America/Argentina/Buenos_Aires"),
+])
+def test_parse_tz_ignores_case_as_pytz_does(name, zone):
+    assert parse_tz(name, BERLIN) == ZoneInfo(zone)
+
+
 def test_parse_tz():
     assert parse_tz(None, UTC) is UTC
     assert parse_tz("", BERLIN) is BERLIN
     assert parse_tz("Europe/Berlin", UTC) == BERLIN
-    for bad in ("Nope/Zone", "../../etc/passwd", "a\x00b", "/etc/localtime"):
+    for bad in ("Nope/Zone", "../../etc/passwd", "a\x00b", "/etc/localtime", "zone.tab",
+                "ZONE.TAB", "europe", "europe//berlin", "Europe/Berlin/", "./UTC"):
         with pytest.raises(InputError, match="unknown time zone"):
             parse_tz(bad, UTC)
 

@@ -26,6 +26,8 @@ graphite-web returns, a fixed-offset tzinfo (`datetime.timezone(offset, 'CET')`)
 on it (`start_time + timedelta(days=7)`, `end - start`, comparisons) is absolute time, as it
 is for graphite's functions. Convert with `.astimezone(tz)` to step through the zone.
 """
+import os
+import zoneinfo
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -54,14 +56,44 @@ class InvalidTime(InputError):
 def parse_tz(name, default):
     """The zone called `name` (IANA name, e.g. 'Europe/Berlin'); `default` if name is empty.
 
-    Unlike graphite-web, which silently falls back to its TIME_ZONE, an unknown name is an
-    InputError."""
+    Names are matched case-insensitively, as pytz (graphite-web's) does: 'utc',
+    'europe/berlin'. Unlike graphite-web, which silently falls back to its TIME_ZONE, an
+    unknown name is an InputError."""
     if not name:
         return default
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as error:
+        canonical = _zone_name_ignoring_case(name)
+        try:
+            if canonical is not None and canonical != name:
+                return ZoneInfo(canonical)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
         raise InputError(f"unknown time zone {name!r}") from error
+
+
+def _zone_name_ignoring_case(name):
+    """The spelling of zone `name` in the zoneinfo directories, matched without case."""
+    parts = name.split("/")
+    if any(part in ("", ".", "..") or "\0" in part for part in parts):
+        return None
+    for root in zoneinfo.TZPATH:
+        directory, found = root, []
+        for part in parts:
+            try:
+                entries = os.listdir(directory)
+            except OSError:
+                break
+            match = next((entry for entry in entries if entry.lower() == part.lower()), None)
+            if match is None:
+                break
+            found.append(match)
+            directory = os.path.join(directory, match)
+        else:
+            if os.path.isfile(directory):
+                return "/".join(found)
+    return None
 
 
 def parse_at_time(text, tz, now):
