@@ -437,6 +437,14 @@ def test_resource_timeout_answers_400(app):
     assert request.responseCode == 400 and b"REQUEST_TIMEOUT" in body_of(request)
 
 
+def test_resource_other_methods_are_405_text(app):
+    resource = server.ApiResource(app, SyncPool(), FakeReactor(), 10)
+    request = dummy("/render", method=b"DELETE")
+    resource.render(request)
+    assert request.responseCode == 405 and body_of(request) == b"method not allowed\n"
+    assert request.responseHeaders.getRawHeaders(b"allow") == [b"GET, POST, HEAD"]
+
+
 def test_resource_head_has_no_body(app):
     resource = server.ApiResource(app, SyncPool(), FakeReactor(), 10)
     request = dummy("/version", method=b"HEAD")

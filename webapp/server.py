@@ -437,6 +437,13 @@ class ApiResource(resource.Resource):
     render_POST = render_GET
     render_HEAD = render_GET
 
+    def render(self, request):
+        if request.method not in (b"GET", b"POST", b"HEAD"):
+            _send(request, Response(b"method not allowed\n", "text/plain; charset=utf-8", 405,
+                                    ((b"Allow", b"GET, POST, HEAD"),)))
+            return server.NOT_DONE_YET
+        return super().render(request)
+
     def _handle(self, request):
         path = request.path.decode("utf-8", "replace")
         handler = self.app.route(path)
