@@ -35,16 +35,18 @@ class Batch:
         return cls([], np.empty(0), np.empty(0), list(errors))
 
 
-def _tokens_per_line(chunk):
-    """Token count of every line of `chunk` (which ends with b'\\n'), vectorised."""
-    data = np.frombuffer(chunk, dtype=np.uint8)
+def _tokens(data):
+    """Start and end (exclusive) offsets of every token, and the token count of every
+    line, of `data` (a uint8 array ending with a newline), vectorised."""
     separator = _SEPARATOR[data]
     start = ~separator
     start[1:] &= separator[:-1]
-    ends = np.flatnonzero(data == 10)
-    counts = np.cumsum(start)[ends]
+    stop = ~separator
+    stop[:-1] &= separator[1:]
+    newlines = np.flatnonzero(data == 10)
+    counts = np.cumsum(start)[newlines]
     counts[1:] -= counts[:-1].copy()
-    return counts
+    return np.flatnonzero(start), np.flatnonzero(stop) + 1, counts
 
 
 def parse_plaintext(chunk):
@@ -52,27 +54,102 @@ def parse_plaintext(chunk):
     without a newline is parsed too. Blank lines are skipped."""
     if not chunk.endswith(b"\n"):
         chunk += b"\n"
-    counts = _tokens_per_line(chunk)
-    if len(counts) and counts.min() == 3 and counts.max() == 3:
-        tokens = chunk.split()
-        try:
-            values = np.array(tokens[1::3]).astype(np.float64)
-            timestamps = np.array(tokens[2::3]).astype(np.float64)
-        except ValueError:
-            pass  # a bad number somewhere: the careful path names it
-        else:
-            names = _decode_names(tokens[0::3])
-            if names is not None:
-                timestamps[timestamps == -1] = np.nan
-                return Batch(names, timestamps, values)
+    data = np.frombuffer(chunk, dtype=np.uint8)
+    starts, stops, counts = _tokens(data)
+    if len(starts) and np.all((counts == 3) | (counts == 0)):
+        batch = _parse_columns(chunk, data, starts.reshape(-1, 3), stops.reshape(-1, 3))
+        if batch is not None:
+            return batch
     return _parse_lines(chunk.split(b"\n"))
 
 
-def _decode_names(raw):
+def _parse_columns(chunk, data, starts, stops):
+    """The fast path: every line has three tokens. None when a name is not UTF-8 or a
+    number does not parse (the careful path then names the line)."""
+    values = parse_numbers(chunk, data, starts[:, 1], stops[:, 1])
+    timestamps = parse_numbers(chunk, data, starts[:, 2], stops[:, 2])
+    if values is None or timestamps is None:
+        return None
+    names = _names(data, starts[:, 0], stops[:, 0])
+    if names is None:
+        return None
+    timestamps[timestamps == -1] = np.nan
+    return Batch(names, timestamps, values)
+
+
+def _names(data, starts, stops):
+    """The name tokens, decoded in one go: their bytes, each followed by a newline,
+    gathered by a mask and split once (one decode for the chunk, not one a name)."""
+    marks = np.zeros(len(data), dtype=np.int8)
+    marks[starts] = 1
+    marks[stops] = -1
+    keep = np.cumsum(marks) > 0
+    keep[stops] = True  # the separator after each name, made a newline
+    gathered = data.copy()
+    gathered[stops] = 10
     try:
-        return [name.decode("utf-8") for name in raw]
+        text = gathered[keep].tobytes().decode("utf-8")
     except UnicodeDecodeError:
         return None
+    return text.split("\n")[:-1]
+
+
+_POWERS = 10.0 ** np.arange(22)
+_MAX_DIGITS = 15  # a mantissa of 15 digits is exact in a float64
+_WIDTH = 18  # plain decimals up to this many characters take the vectorised path
+_DIGIT_WEIGHTS = 10 ** np.arange(_WIDTH - 1, -1, -1, dtype=np.int64)
+_NOT_PLAIN = np.ones(256, dtype=bool)  # anything but digits, '.' and the padding NUL
+_NOT_PLAIN[48:58] = False
+_NOT_PLAIN[[0, 46]] = False
+
+
+def parse_numbers(chunk, data, starts, stops):
+    """float(token) for every token [start, stop) of `chunk`, vectorised for plain
+    decimals (`-12`, `3.25`, `.5`, `7.`); any other spelling (exponents, inf, long
+    mantissas) goes through float() itself. None when a token is not a number.
+
+    Tokens are gathered right-aligned into a matrix, so a digit's weight depends only on
+    its column: the mantissa is one integer matrix product. A plain decimal of at most
+    15 digits is that exact mantissa over an exact power of ten: one correctly rounded
+    division, the same double float() gives.
+    """
+    lengths = stops - starts
+    short = lengths <= _WIDTH
+    columns = np.arange(-_WIDTH, 0)
+    index = stops[:, None] + columns
+    chars = np.where(columns >= -lengths[:, None], data[np.maximum(index, 0)], 0)
+    rows = np.arange(len(starts))
+    first = np.clip(_WIDTH - lengths, 0, _WIDTH - 1)
+    negative = chars[rows, first] == 45
+    chars[rows[negative], first[negative]] = 48  # the sign becomes a leading zero
+    dots = chars == 46
+    ndots = dots.sum(axis=1)
+    ndigits = lengths - ndots - negative
+    plain = (short & ~_NOT_PLAIN[chars].any(axis=1) & (ndots <= 1)
+             & (ndigits >= 1) & (ndigits <= _MAX_DIGITS))
+    digits = np.where(chars >= 48, chars - 48, 0).astype(np.int64)
+    spread = digits @ _DIGIT_WEIGHTS  # the dot column counts as a digit 0
+    fraction = dots @ np.arange(_WIDTH - 1, -1, -1)  # characters right of the dot
+    low = spread % (10 ** fraction)
+    mantissa = np.where(ndots > 0, (spread - low) // 10 + low, spread)
+    result = mantissa / _POWERS[fraction]
+    result[negative] *= -1
+    if not plain.all():
+        rest = _floats(chunk, starts, stops, ~plain)
+        if rest is None:
+            return None
+        result[~plain] = rest[~plain]
+    return result
+
+
+def _floats(chunk, starts, stops, which):
+    out = np.empty(len(starts))
+    for i in np.flatnonzero(which):
+        try:
+            out[i] = float(chunk[starts[i]:stops[i]])
+        except ValueError:
+            return None
+    return out
 
 
 def _parse_lines(lines):

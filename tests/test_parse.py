@@ -62,3 +62,48 @@ def test_points_to_batch_shapes():
     assert batch.names == ["a", "b", "c"]
     assert batch.timestamps[:2].tolist() == [10.0, 20.5] and math.isnan(batch.timestamps[2])
     assert len(batch.errors) == 4
+
+
+# --- the vectorised number parser gives exactly what float() gives --------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from carbonish.parse import parse_numbers  # noqa: E402
+
+number_text = st.one_of(
+    st.from_regex(r"-?[0-9]{1,17}(\.[0-9]{0,17})?", fullmatch=True),
+    st.from_regex(r"-?\.[0-9]{1,16}", fullmatch=True),
+    st.floats(allow_nan=False).map(repr),
+    st.integers(-10 ** 20, 10 ** 20).map(str),
+    st.sampled_from(["+5", "1e3", "-2.5E-3", "inf", "-inf", "007", "-0", "0.", "1_0"]),
+)
+
+
+def parse_tokens(tokens):
+    chunk = b" ".join(t.encode() for t in tokens) + b"\n"
+    data = np.frombuffer(chunk, dtype=np.uint8)
+    starts, stops, offset = [], [], 0
+    for t in tokens:
+        starts.append(offset)
+        stops.append(offset + len(t))
+        offset += len(t) + 1
+    return parse_numbers(chunk, data, np.array(starts), np.array(stops))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(number_text, min_size=1, max_size=20))
+def test_vectorised_numbers_equal_float(tokens):
+    result = parse_tokens(tokens)
+    expected = [float(t) for t in tokens]
+    assert [float(x) for x in result] == expected
+    assert [np.signbit(x) for x in result] == [np.signbit(x) for x in expected]
+
+
+@pytest.mark.parametrize("bad", ["-", ".", "1.2.3", "--5", "5-", "abc", "1,5", "0x10"])
+def test_vectorised_numbers_refuse_what_float_refuses(bad):
+    assert parse_tokens(["1", bad, "2"]) is None
+
+
+def test_fast_path_unicode_names_and_blank_lines():
+    batch = parse_plaintext("ünï.cødé 1.25 100\n\nb 2 200\n".encode())
+    assert batch.names == ["ünï.cødé", "b"] and batch.values.tolist() == [1.25, 2.0]
