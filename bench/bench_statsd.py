@@ -31,7 +31,20 @@ STATSD_DIR = HERE / ".ref" / "statsd"
 STATSD_JS = STATSD_DIR / "node_modules" / "statsd" / "stats.js"
 RESULTS = HERE / "results" / "statsd.md"
 
-PAYLOAD = b"bench.counter:1|c"
+COUNTER_PAYLOADS = [b"bench.counter:1|c"]
+
+
+def mixed_payloads(count=1024, seed=1):
+    """What an instrumented application sends: a counter, a timer, a gauge and a set
+    member in one datagram, the values varying from packet to packet."""
+    import random
+    rng = random.Random(seed)
+    return [b"app.requests:1|c\napp.latency:%d|ms|@0.5\napp.queue:%d|g\napp.users:u%d|s"
+            % (rng.randint(1, 2000), rng.randint(0, 500), rng.randint(0, 10_000))
+            for _ in range(count)]
+
+
+WORKLOADS = {"counter": COUNTER_PAYLOADS, "mixed": mixed_payloads()}
 TRIAL_SECONDS = 1.5
 BURST = 16                # datagrams sent in one sendmmsg call between pacing checks
 START_RATE = 10_000
@@ -182,39 +195,48 @@ class _MMsgHdr(ctypes.Structure):
 
 
 class BurstSender:
-    """A connected UDP socket sending BURST copies of PAYLOAD in one sendmmsg(2) call, so
-    the sender (one Python process) is not what limits the rates measured."""
+    """A connected UDP socket sending BURST datagrams in one sendmmsg(2) call (cycling
+    through a pool of payloads), so the sender is not what limits the rates measured."""
 
-    def __init__(self, port):
+    def __init__(self, port, payloads):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.connect(("127.0.0.1", port))
         libc = ctypes.CDLL(None, use_errno=True)
         self._sendmmsg = getattr(libc, "sendmmsg", None)
-        self._payload = ctypes.create_string_buffer(PAYLOAD, len(PAYLOAD))
-        self._iov = _IOVec(ctypes.cast(self._payload, ctypes.c_void_p), len(PAYLOAD))
-        self._msgs = (_MMsgHdr * BURST)()
-        for m in self._msgs:
-            m.msg_hdr.msg_iov = ctypes.pointer(self._iov)
-            m.msg_hdr.msg_iovlen = 1
+        self._payloads = payloads
+        self._buffers = [ctypes.create_string_buffer(p, len(p)) for p in payloads]
+        self._iovs = [_IOVec(ctypes.cast(b, ctypes.c_void_p), len(p))
+                      for b, p in zip(self._buffers, payloads)]
+        groups = max(1, len(payloads) // BURST)
+        self._groups = []
+        for g in range(groups):
+            msgs = (_MMsgHdr * BURST)()
+            for i, m in enumerate(msgs):
+                m.msg_hdr.msg_iov = ctypes.pointer(self._iovs[(g * BURST + i) % len(payloads)])
+                m.msg_hdr.msg_iovlen = 1
+            self._groups.append(msgs)
+        self._next = 0
 
     def send(self, count):
         """Send `count` (<= BURST) datagrams; return how many the kernel took."""
+        group = self._next
+        self._next = (group + 1) % len(self._groups)
         if self._sendmmsg is None:
-            for _ in range(count):
-                self.sock.send(PAYLOAD)
+            for i in range(count):
+                self.sock.send(self._payloads[(group * BURST + i) % len(self._payloads)])
             return count
-        done = self._sendmmsg(self.sock.fileno(), self._msgs, count, 0)
+        done = self._sendmmsg(self.sock.fileno(), self._groups[group], count, 0)
         return max(done, 0)
 
     def close(self):
         self.sock.close()
 
 
-def send_at(port, rate, seconds):
+def send_at(port, rate, seconds, payloads):
     """Send rate*seconds datagrams paced to `rate`; return (sent, achieved rate)."""
     total = int(rate * seconds)
     interval = BURST / rate
-    sender = BurstSender(port)
+    sender = BurstSender(port, payloads)
     try:
         start = time.perf_counter()
         sent = 0
@@ -242,28 +264,28 @@ def counted_after(receiver, before, sent):
     return last
 
 
-def trial(receiver, rate):
+def trial(receiver, rate, payloads):
     """(loss-free, achieved send rate, packets counted, receiver CPU seconds used)."""
     before, cpu_before = receiver.packets(), receiver.cpu_seconds()
-    sent, achieved = send_at(receiver.udp_port, rate, TRIAL_SECONDS)
+    sent, achieved = send_at(receiver.udp_port, rate, TRIAL_SECONDS, payloads)
     got = counted_after(receiver, before, sent)
     return got == sent, achieved, got, receiver.cpu_seconds() - cpu_before
 
 
-def cpu_per_packet_us(receiver):
+def cpu_per_packet_us(receiver, payloads):
     """Receiver CPU per packet counted, sending at CPU_RATE (lost packets cost it less)."""
-    _, _, got, cpu = trial(receiver, CPU_RATE)
+    _, _, got, cpu = trial(receiver, CPU_RATE, payloads)
     return cpu / got * 1e6 if got else float("nan")
 
 
-def search(receiver):
+def search(receiver, payloads):
     """(highest loss-free rate, the sender's cap if it was reached):
     doubling from START_RATE, then bisection."""
     good, bad, sender_cap = 0, None, None
     rate = START_RATE
     short = 0
     while rate <= MAX_RATE:
-        ok, achieved, _, _ = trial(receiver, rate)
+        ok, achieved, _, _ = trial(receiver, rate, payloads)
         if not ok:
             bad = rate
             break
@@ -278,7 +300,7 @@ def search(receiver):
         rate *= 2
     for _ in range(BISECT_STEPS if bad else 0):
         rate = (good + bad) / 2
-        ok, achieved, _, _ = trial(receiver, rate)
+        ok, achieved, _, _ = trial(receiver, rate, payloads)
         if ok:
             good = min(rate, achieved)
         else:
@@ -289,41 +311,46 @@ def search(receiver):
 def main(argv):
     rounds = int(argv[0]) if argv else 3
     ensure_statsd()
-    results, cpu = {}, {}
+    results = {}   # (workload, label) -> [(rate, figure, cpu µs)]
     caps = []
     with tempfile.TemporaryDirectory() as tmp:
-        receivers = [Statsd(tmp), Carbonish(tmp, 0), Carbonish(tmp, CARBONISH_BUFFER)]
+        plans = [("counter", [Statsd(tmp), Carbonish(tmp, 0), Carbonish(tmp, CARBONISH_BUFFER)]),
+                 ("mixed", [Statsd(tmp), Carbonish(tmp, CARBONISH_BUFFER)])]
         for r in range(rounds):
-            for receiver in receivers:
-                receiver.start()
-                try:
-                    cpu_us = cpu_per_packet_us(receiver)
-                    rate, cap = search(receiver)
-                finally:
-                    receiver.stop()
-                figure = f"≥{rate:,.0f}" if cap else f"{rate:,.0f}"
-                results.setdefault(receiver.label, []).append((rate, figure))
-                cpu.setdefault(receiver.label, []).append(cpu_us)
-                if cap:
-                    caps.append(cap)
-                print(f"round {r + 1}: {receiver.label}: {figure} packets/s, "
-                      f"{cpu_us:.1f} µs CPU/packet", flush=True)
-    write_table(results, cpu, rounds, caps)
+            for workload, receivers in plans:
+                for receiver in receivers:
+                    outcome = measure(receiver, WORKLOADS[workload])
+                    results.setdefault((workload, receiver.label), []).append(outcome)
+                    if outcome[3]:
+                        caps.append(outcome[3])
+                    print(f"round {r + 1}: {workload}: {receiver.label}: {outcome[1]} "
+                          f"packets/s, {outcome[2]:.1f} µs CPU/packet", flush=True)
+    write_table(results, rounds, caps)
 
 
-def write_table(results, cpu, rounds, caps):
-    labels = list(results)
-    base = statistics.median(rate for rate, _ in results[labels[0]])
-    base_cpu = statistics.median(cpu[labels[0]])
-    lines = ["| receiver | loss-free packets/s (median) | runs | vs statsd "
+def measure(receiver, payloads):
+    receiver.start()
+    try:
+        cpu_us = cpu_per_packet_us(receiver, payloads)
+        rate, cap = search(receiver, payloads)
+    finally:
+        receiver.stop()
+    return rate, (f"≥{rate:,.0f}" if cap else f"{rate:,.0f}"), cpu_us, cap
+
+
+def write_table(results, rounds, caps):
+    lines = ["| workload | receiver | loss-free packets/s (median) | runs | vs statsd "
              "| receiver CPU µs/packet (median) | CPU vs statsd |",
-             "|---|---:|---|---:|---:|---:|"]
-    for label in labels:
-        median = statistics.median(rate for rate, _ in results[label])
-        runs = ", ".join(figure for _, figure in results[label])
-        cpu_median = statistics.median(cpu[label])
-        lines.append(f"| {label} | {median:,.0f} | {runs} | {median / base:.1f}x "
-                     f"| {cpu_median:.1f} | {base_cpu / cpu_median:.1f}x less |")
+             "|---|---|---:|---|---:|---:|---:|"]
+    for (workload, label), outcomes in results.items():
+        base = results[(workload, Statsd.label)]
+        base_rate = statistics.median(o[0] for o in base)
+        base_cpu = statistics.median(o[2] for o in base)
+        rate = statistics.median(o[0] for o in outcomes)
+        cpu = statistics.median(o[2] for o in outcomes)
+        runs = ", ".join(o[1] for o in outcomes)
+        lines.append(f"| {workload} | {label} | {rate:,.0f} | {runs} | {rate / base_rate:.1f}x "
+                     f"| {cpu:.1f} | {base_cpu / cpu:.1f}x less |")
     table = "\n".join(lines)
     print(table)
     cap_note = (f"Runs marked ≥ reached the sender's own limit (~{min(caps):,.0f} packets/s "
@@ -334,22 +361,24 @@ def write_table(results, cpu, rounds, caps):
 
 {table}
 
-How measured (bench/bench_statsd.py): each receiver is its own process on 127.0.0.1,
-one sender process paces one-line counter datagrams (`bench.counter:1|c`) at a fixed rate
-for {TRIAL_SECONDS} s in bursts of {BURST}; a rate counts as loss-free when the receiver's
-own `statsd.packets_received` equals what was sent (statsd read from its management
-port, carbonish from a control port beside the real reactor). Rates double from
-{START_RATE:,} until the first loss, then {BISECT_STEPS} bisection steps. statsd 0.9.0
-(npm) under node {node_version()}; the kernel default SO_RCVBUF here is
+How measured (bench/bench_statsd.py): each receiver is its own process on 127.0.0.1;
+one sender process paces datagrams at a fixed rate for {TRIAL_SECONDS} s, {BURST} per
+sendmmsg(2) call. Workloads: `counter` is one line per datagram (`bench.counter:1|c`);
+`mixed` is four lines per datagram (a counter, a sampled timer, a gauge and a set member,
+values varying over 1,024 distinct packets). A rate counts as loss-free when the
+receiver's own `statsd.packets_received` equals what was sent (statsd read from its
+management port, carbonish from a control port beside the real reactor). Rates double
+from {START_RATE:,} until the first loss, then {BISECT_STEPS} bisection steps. statsd
+0.9.0 (npm) under node {node_version()}; the kernel default SO_RCVBUF here is
 {default_rcvbuf():,} bytes, rmem_max {rmem_max():,}; carbonish asks for
-{CARBONISH_BUFFER // (1024 * 1024)} MiB (UDP_BUFFER_SIZE). {rounds} rounds, receivers
-alternating in each, medians quoted. Machine: {os.cpu_count()} cores, shared and noisy.
+{CARBONISH_BUFFER // (1024 * 1024)} MiB (UDP_BUFFER_SIZE; Linux grants at most rmem_max,
+reported doubled). {rounds} rounds, receivers alternating within each, medians quoted.
+Machine: {os.cpu_count()} cores, shared with other work and noisy.
 {cap_note}
 Receiver CPU per packet is the receiver process's user + system time (/proc/<pid>/stat)
 over the packets it counted in a {TRIAL_SECONDS} s trial at {CPU_RATE:,} packets/s: less
-sensitive to the machine's load
-than the loss-free rate, which with the default buffer (room for about 256 small
-datagrams) mostly measures how soon the receiver gets scheduled.
+sensitive to the machine's load than the loss-free rate, which with the default buffer
+(room for about 256 small datagrams) mostly measures how soon the receiver is scheduled.
 """)
 
 
