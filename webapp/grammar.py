@@ -9,7 +9,7 @@ here by hand, in one left-to-right pass:
     call        := NAME '(' [args [',' kwargs] | kwargs] ')'     NAME = [A-Za-z_][A-Za-z0-9_]*
     arg         := true|false | number | none | string | inf | expression   (first match wins)
     kwarg       := NAME '=' arg        (`NAME=` directly before ',' ')' '|' is the path `NAME=`)
-    number      := -?\\d+ | -?\\d+.\\d+ | (either)[eE]-?\\d+, only when ',' or ')' or the end follows
+    number      := -?\\d+ | -?\\d+.\\d+ | either + [eE]-?\\d+; only before "," or ")" or the end
     string      := '...' | "..." (pyparsing's quotedString; the value is the text between the
                    quotes, escapes are not decoded, as graphite does)
     path        := element ('.' element)*
