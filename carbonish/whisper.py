@@ -27,6 +27,23 @@ settings (LOCK, AUTOFLUSH, FADVISE_RANDOM, CACHE_HEADERS) are only read, at call
 time, as the defaults of keyword arguments (lock=, autoflush=, fadvise_random=).
 carbonish itself uses the array entry points: fetch_array, file_fetch_array and
 update_many_arrays.
+
+Where this module knowingly differs from whisper 1.1.10:
+- Stricter checks: validateArchiveList rejects non-positive or fractional steps and
+  point counts; create checks the method and xFilesFactor before making the file
+  (whisper leaves an empty file behind); reading a header checks the archive count,
+  zero steps or sizes and offsets against the file size (CorruptWhisperFile).
+- info() adds 'fileSize'. CACHE_HEADERS is accepted and ignored; enableDebug and
+  disableDebug do nothing.
+- One update_many batch whose run of adjacent slots is longer than the archive (only
+  future points can make one) wraps round the ring, later points winning; whisper
+  writes such a run past the archive's end.
+- file_update_many accepts points in any order (whisper expects newest first).
+- An update touching many scattered slots rewrites the stretch of the ring between
+  them in one read and one write; two writers on one file must then lock (lock=True),
+  as carbon's single writer per file never needs to.
+- Aggregated sums are bit-identical to CPython 3.11's sum(); 3.12 changed sum() to a
+  compensated sum, so whisper itself gives other low bits there.
 """
 import fcntl
 import itertools
@@ -241,7 +258,8 @@ class _Archive:
 
 
 class _Header:
-    """A parsed, checked header; `head` holds the first bytes of the file as read."""
+    """A parsed, checked header. `head` holds the first bytes of the file as read
+    (with archive 0's base point, for a fetch); writes cut it back to the header."""
 
     __slots__ = ("name", "method", "max_retention", "xff", "archives", "file_size", "head")
 
