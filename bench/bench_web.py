@@ -37,7 +37,7 @@ from carbonish import whisper  # noqa: E402
 DAY = 86400
 STEP = 10
 MANY = 1000
-ROUNDS = 3
+ROUNDS = 5
 THROUGHPUT_SECONDS = 3.0
 CLIENTS = 4
 
