@@ -63,6 +63,16 @@ CACHE_HEADERS = False   # accepted for compatibility; headers are always read af
 FADVISE_RANDOM = False
 BUFFERING = 0
 
+# carbon.conf [cache] settings -> the keyword arguments of create/update_many that
+# carry them (create takes sparse/useFallocate; every writer takes lock/autoflush).
+CARBON_SETTING_KEYWORDS = MappingProxyType({
+    "WHISPER_LOCK_WRITES": "lock",
+    "WHISPER_AUTOFLUSH": "autoflush",
+    "WHISPER_FADVISE_RANDOM": "fadvise_random",
+    "WHISPER_SPARSE_CREATE": "sparse",
+    "WHISPER_FALLOCATE_CREATE": "useFallocate",
+})
+
 CAN_LOCK = True
 CAN_FALLOCATE = hasattr(os, "posix_fallocate")
 CAN_FADVISE = hasattr(os, "posix_fadvise")

@@ -713,3 +713,19 @@ def test_future_points_sharing_a_lower_slot_match_whisper(tmp_path):
     pair.update_many([(NOW - 10, 1.0), (NOW + 2, 2.0)], NOW)
     pair.update_many([(NOW - 7, 3.0), (NOW + 5, 4.0), (NOW - 1, 5.0)], NOW)
     pair.assert_same()
+
+
+def test_carbon_settings_map_onto_keyword_arguments(tmp_path):
+    import inspect
+
+    settings = {"WHISPER_LOCK_WRITES": True, "WHISPER_AUTOFLUSH": True,
+                "WHISPER_FADVISE_RANDOM": True, "WHISPER_SPARSE_CREATE": False,
+                "WHISPER_FALLOCATE_CREATE": True}
+    kw = {cw.CARBON_SETTING_KEYWORDS[key]: value for key, value in settings.items()}
+    path = str(tmp_path / "x.wsp")
+    cw.create(path, [(10, 6)], **kw)
+    writer_kw = {k: v for k, v in kw.items() if k in ("lock", "autoflush", "fadvise_random")}
+    cw.update_many(path, [(NOW, 1.0)], now=NOW, **writer_kw)
+    for fn in (cw.update, cw.update_many, cw.update_many_arrays):
+        assert set(writer_kw) <= set(inspect.signature(fn).parameters)
+    assert cw.fetch(path, NOW - 10, now=NOW)[1] == [1.0]
