@@ -16,6 +16,8 @@ import sysconfig
 from dataclasses import dataclass
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 import whisper as oracle
 
 from carbonish import whisper as carbonish_whisper
@@ -831,3 +833,41 @@ def test_bad_files_give_an_error_line_never_a_traceback(tmp_path, command):
         first, _, rest = result.err.partition('\n')
         assert first.startswith('[ERROR] ') and rest.strip() == '', (name, result.err)
     assert open(good, 'rb').read() == before
+
+
+@st.composite
+def archive_lists(draw):
+    """Valid whisper archive lists of one to three archives, small enough to dump."""
+    step = draw(st.sampled_from([1, 10, 60]))
+    archives = [(step, draw(st.integers(4, 40)))]
+    for _ in range(draw(st.integers(0, 2))):
+        prev_step, prev_points = archives[-1]
+        factor = draw(st.integers(2, min(6, prev_points)))
+        step = prev_step * factor
+        least = prev_step * prev_points // step + 1
+        archives.append((step, draw(st.integers(least, least + 30))))
+    return archives
+
+
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(archives=archive_lists(),
+       method=st.sampled_from(list(oracle.aggregationMethods)),
+       xff=st.sampled_from([0.0, 0.5, 1.0]),
+       points=st.lists(st.tuples(st.integers(0, 10 ** 6),
+                                 st.floats(allow_nan=False, width=64)), max_size=40))
+def test_any_file_reads_like_script(tmp_path_factory, archives, method, xff, points):
+    twins = Twins(tmp_path_factory.mktemp('any'))
+    retention = max(step * count for step, count in archives)
+
+    def make(path):
+        oracle.create(path, archives, xFilesFactor=xff, aggregationMethod=method)
+        oracle.update_many(path, [(NOW - age % retention, v) for age, v in points], now=NOW)
+
+    twins.put('x.wsp', make)
+    twins.same('info', '--json', '{d}/x.wsp')
+    twins.same('dump', '--raw', '{d}/x.wsp')
+    twins.same('fetch', '--json', '--from=%d' % (NOW - retention), '{d}/x.wsp')
+    twins.same('update', '{d}/x.wsp', *('%d:%r' % (NOW - age % retention, v)
+                                        for age, v in points[:5]))
+    twins.files_equal('x.wsp')
