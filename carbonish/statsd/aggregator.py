@@ -14,7 +14,7 @@ does), `<prefixStats>.timestamp_lag` among the gauges.
 import math
 
 from carbonish.statsd.parse import COUNTER, GAUGE, SET, TIMER, parse_line
-from carbonish.statsd.timers import keep_calculated, threshold_label, timer_metrics
+from carbonish.statsd.timers import keep_calculated, threshold_label, timers_metrics
 
 # Counters statsd resets rather than deletes under deleteCounters (a substring test).
 _KEPT_COUNTERS = ("packets_received", "metrics_received", "bad_lines_seen")
@@ -54,6 +54,11 @@ class Namer:
         """namespace.key.parts + suffix, statsd tags (`;t=v`) kept at the very end."""
         base, sep, tags = key.partition(";")
         return ".".join([*namespace, base, *parts]) + self.suffix + sep + tags
+
+    def head_tail(self, namespace, key):
+        """(head, tail) with name(namespace, key, part) == head + "." + part + tail."""
+        base, sep, tags = key.partition(";")
+        return ".".join([*namespace, base]), self.suffix + sep + tags
 
     def counter_names(self, key):
         """(rate name, count name)."""
@@ -188,33 +193,34 @@ class StatsdAggregator:
         return ()
 
     def _timer_data(self):
-        interval = self.config.flush_interval
-        return {key: keep_calculated(
-                    timer_metrics(values, self.timer_counters[key], interval,
-                                  self.thresholds, self._histogram_bins(key)),
-                    self.config.calculated_timer_metrics)
-                for key, values in self.timers.items()}
+        calculated = self.config.calculated_timer_metrics
+        data = timers_metrics(self.timers, self.timer_counters, self.config.flush_interval,
+                              self.thresholds, self._histogram_bins)
+        return {key: keep_calculated(metrics, calculated) for key, metrics in data.items()}
 
     def _rows(self, ts, timer_data, processing_ms):
         start = self.clock.seconds()
         namer = self.namer
+        interval = self.config.flush_interval
         rows = []
         for key, count in self.counters.items():
             rate_name, count_name = namer.counter_names(key)
-            rows.append((rate_name, count / self.config.flush_interval))
+            rows.append((rate_name, (ts, count / interval)))
             if self.config.flush_counts:
-                rows.append((count_name, count))
+                rows.append((count_name, (ts, count)))
         for key, metrics in timer_data.items():
-            rows += [(namer.name(namer.timers, key, *((m,) if isinstance(m, str) else m)), value)
-                     for m, value in metrics]
-        rows += [(namer.name(namer.gauges, key), value) for key, value in self.gauges.items()]
-        rows += [(namer.name(namer.sets, key, "count"), float(len(members)))
+            head, tail = namer.head_tail(namer.timers, key)
+            head += "."
+            rows += [(head + metric + tail, (ts, value)) for metric, value in metrics]
+        rows += [(namer.name(namer.gauges, key), (ts, value))
+                 for key, value in self.gauges.items()]
+        rows += [(namer.name(namer.sets, key, "count"), (ts, float(len(members))))
                  for key, members in self.sets.items()]
         num_stats = (len(self.counters) + len(timer_data) + len(self.gauges)
                      + len(self.sets))
-        rows += self._own_rows(num_stats, _ms(self.clock.seconds()) - _ms(start),
-                               processing_ms)
-        return [(name, (ts, float(value))) for name, value in rows if value == value]
+        rows += [(name, (ts, float(value))) for name, value in self._own_rows(
+            num_stats, _ms(self.clock.seconds()) - _ms(start), processing_ms)]
+        return [row for row in rows if row[1][1] == row[1][1]]  # NaN: carbon drops it
 
     def _own_rows(self, num_stats, calculation_ms, processing_ms):
         own = self.namer.own

@@ -14,6 +14,7 @@ caller drops it as carbon drops NaN points.
 """
 import math
 import re
+from itertools import chain
 
 import numpy as np
 
@@ -31,31 +32,11 @@ def bin_label(bound: float) -> str:
     return "bin_inf" if bound == math.inf else "bin_" + js_number_str(bound).replace(".", "_", 1)
 
 
-def js_round(x: float) -> int:
-    """`Math.round`: nearest integer, halves toward +infinity."""
-    floor = math.floor(x)
-    return floor + 1 if x - floor >= 0.5 else floor
-
-
-def _threshold_metrics(pct, v, cum, cumsq, label):
-    n = len(v)
-    k = js_round(abs(pct) / 100 * n) if n > 1 else n
-    if k == 0:
-        return []
-    if n == 1:
-        bound, total, squares = v[0], v[0], v[0] * v[0]
-    elif pct > 0:
-        bound, total, squares = v[k - 1], cum[k - 1], cumsq[k - 1]
-    else:
-        bound = v[n - k]
-        below = n - k - 1
-        total = cum[n - 1] - cum[below] if below >= 0 else math.nan
-        squares = cumsq[n - 1] - cumsq[below] if below >= 0 else math.nan
-    return [("count_" + label, float(k)),
-            ("mean_" + label, total / k),
-            (("upper_" if pct > 0 else "lower_") + label, bound),
-            ("sum_" + label, total),
-            ("sum_squares_" + label, squares)]
+def js_round(x):
+    """`Math.round` of a number or an array: nearest integer, halves toward +infinity
+    (floor(x + 0.5) would round 0.49999999999999994 up)."""
+    floor = np.floor(x)
+    return floor + (x - floor >= 0.5)
 
 
 def histogram(v, bounds) -> list:
@@ -67,35 +48,103 @@ def histogram(v, bounds) -> list:
     return [(bin_label(b), float(c)) for b, c in zip(bounds, counts)]
 
 
-def timer_metrics(values, count, flush_interval, thresholds, bins) -> list:
-    """[(metric name or ('histogram', bin), value)] for one timer, in statsd's order.
+def timers_metrics(timers, counts, flush_interval, thresholds, bins_of) -> dict:
+    """{key: [(metric name, value)]} for every timer of a flush (`histogram.bin_10` ...).
 
-    `values` are the timings of the interval, `count` the sample-weighted count,
-    `thresholds` (float, label) pairs, `bins` the matching histogram bounds (or ()).
+    `timers` maps a key to its values of the interval, `counts` to its sample-weighted
+    count, `thresholds` holds (float, label) pairs and `bins_of(key)` the histogram
+    bounds of a key (or ()). Timers are computed together, grouped by length rounded up
+    to a power of two, one padded 2-D array per group: one sort, one cumulative sum per
+    row (sequential, as statsd adds), whatever the number of timers.
     """
-    if not values:
-        return [("count", 0.0), ("count_ps", 0.0)]
-    v = np.sort(np.asarray(values, dtype=np.float64))
-    cum = np.cumsum(v)
-    cumsq = np.cumsum(v * v)
-    out = []
-    for pct, label in thresholds:
-        out.extend(_threshold_metrics(pct, v, cum, cumsq, label))
-    n = len(v)
-    total = cum[-1]
-    mean = total / n
-    with np.errstate(invalid="ignore"):   # Infinity - Infinity is NaN, as in statsd
-        deviations = v - mean
-        variance = np.cumsum(deviations * deviations)[-1] / n
-    mid = n // 2
-    out += [("std", math.sqrt(variance)),
-            ("upper", v[-1]), ("lower", v[0]),
-            ("count", count), ("count_ps", count / flush_interval),
-            ("sum", total), ("sum_squares", cumsq[-1]), ("mean", mean),
-            ("median", v[mid] if n % 2 else (v[mid - 1] + v[mid]) / 2)]
-    if bins:
-        out += [(("histogram", label), freq) for label, freq in histogram(v, bins)]
-    return [(name, float(value)) for name, value in out]
+    out = {}
+    groups = {}
+    for key, values in timers.items():
+        if values:
+            groups.setdefault(1 << (len(values) - 1).bit_length(), []).append(key)
+        else:
+            out[key] = [("count", 0.0), ("count_ps", 0.0)]
+    for width, keys in groups.items():
+        table = _TimerGroup([timers[k] for k in keys], width)
+        columns = table.columns(thresholds, [counts[k] for k in keys], flush_interval)
+        for i, key in enumerate(keys):
+            metrics = [(name, values[i]) for name, values, present in columns
+                       if present is None or present[i]]
+            bins = bins_of(key)
+            if bins:
+                metrics += [("histogram." + label, freq)
+                            for label, freq in histogram(table.sorted_row(i), bins)]
+            out[key] = metrics
+    return out
+
+
+class _TimerGroup:
+    """Timers of similar length as rows of one array padded with +inf, sorted by row."""
+
+    def __init__(self, lists, width):
+        m = len(lists)
+        self.lens = lens = np.fromiter(map(len, lists), dtype=np.int64, count=m)
+        flat = np.fromiter(chain.from_iterable(lists), dtype=np.float64, count=int(lens.sum()))
+        starts = np.cumsum(lens) - lens
+        v = np.full((m, width), np.inf)
+        v[np.repeat(np.arange(m), lens), np.arange(flat.size) - np.repeat(starts, lens)] = flat
+        v.sort(axis=1)
+        self.v = v
+        self.valid = np.arange(width) < lens[:, None]
+        z = np.where(self.valid, v, 0.0)
+        self.cum = np.cumsum(z, axis=1)
+        self.cumsq = np.cumsum(z * z, axis=1)
+        self.rows = np.arange(m)
+
+    def sorted_row(self, i):
+        return self.v[i, :self.lens[i]]
+
+    def columns(self, thresholds, counts, flush_interval):
+        """[(name, values list, present mask list or None)] in statsd's order."""
+        r, lens, v = self.rows, self.lens, self.v
+        n = lens.astype(np.float64)
+        last = lens - 1
+        total = self.cum[r, last]
+        mean = total / n
+        with np.errstate(invalid="ignore"):   # Infinity - Infinity is NaN, as in statsd
+            deviations = np.where(self.valid, v - mean[:, None], 0.0)
+            variance = np.cumsum(deviations * deviations, axis=1)[r, last] / n
+            mid = lens // 2
+            median = np.where(lens % 2 == 1, v[r, mid], (v[r, np.maximum(mid - 1, 0)] + v[r, mid]) / 2)
+        counts = np.asarray(counts, dtype=np.float64)
+        columns = []
+        for pct, label in thresholds:
+            columns += self._threshold(pct, label, n, total)
+        columns += [(name, values, None) for name, values in [
+            ("std", np.sqrt(variance)), ("upper", v[r, last]), ("lower", v[:, 0]),
+            ("count", counts), ("count_ps", counts / flush_interval), ("sum", total),
+            ("sum_squares", self.cumsq[r, last]), ("mean", mean), ("median", median)]]
+        return [(name, values.tolist(), None if present is None else present.tolist())
+                for name, values, present in columns]
+
+    def _threshold(self, pct, label, n, total):
+        r, lens, v = self.rows, self.lens, self.v
+        k = np.where(lens > 1, js_round(abs(pct) / 100 * n).astype(np.int64), lens)
+        present = k > 0
+        k = np.maximum(k, 1)
+        with np.errstate(invalid="ignore"):
+            if pct > 0:
+                bound, part, squares = v[r, k - 1], self.cum[r, k - 1], self.cumsq[r, k - 1]
+            else:
+                bound = v[r, lens - k]
+                below = lens - k - 1
+                at = np.maximum(below, 0)
+                single = lens == 1
+                part = np.where(single, v[:, 0], np.where(
+                    below >= 0, total - self.cum[r, at], np.nan))
+                squares = np.where(single, v[:, 0] * v[:, 0], np.where(
+                    below >= 0, self.cumsq[r, lens - 1] - self.cumsq[r, at], np.nan))
+            mean = part / k
+        return [("count_" + label, k.astype(np.float64), present),
+                ("mean_" + label, mean, present),
+                (("upper_" if pct > 0 else "lower_") + label, bound, present),
+                ("sum_" + label, part, present),
+                ("sum_squares_" + label, squares, present)]
 
 
 def keep_calculated(metrics, calculated) -> list:
@@ -103,5 +152,4 @@ def keep_calculated(metrics, calculated) -> list:
     if not calculated:
         return metrics
     return [(name, value) for name, value in metrics
-            if _PERCENT_SUFFIX.sub("_percent", name if isinstance(name, str) else name[0])
-            in calculated]
+            if _PERCENT_SUFFIX.sub("_percent", name.split(".", 1)[0]) in calculated]
