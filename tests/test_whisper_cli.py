@@ -871,3 +871,12 @@ def test_any_file_reads_like_script(tmp_path_factory, archives, method, xff, poi
     twins.same('update', '{d}/x.wsp', *('%d:%r' % (NOW - age % retention, v)
                                         for age, v in points[:5]))
     twins.files_equal('x.wsp')
+
+
+def test_carbonish_console_script_runs_whisper_commands(tmp_path, capsys):
+    from carbonish import cli
+    path = str(tmp_path / 'c.wsp')
+    assert cli.main(['whisper', 'create', path, '60:10', '600:6']) == 0
+    assert cli.main(['whisper', 'info', path, 'maxRetention']) == 0
+    assert cli.main(['whisper', 'fetch', '--from=0', path]) == 0
+    assert capsys.readouterr().out.startswith('Created: %s (232 bytes)\n3600\n' % path)
