@@ -64,6 +64,8 @@ def dump(series):
 def resolve_arg(arg, inputs):
     if isinstance(arg, dict) and "series" in arg:
         return [copy.deepcopy(inputs[name]) for name in arg["series"]]
+    if isinstance(arg, dict) and "lists" in arg:
+        return [[copy.deepcopy(inputs[name]) for name in names] for names in arg["lists"]]
     return arg
 
 
@@ -85,6 +87,8 @@ def run_case(case):
         return {"error": type(error).__name__}
     except Exception as error:  # graphite-web itself crashes (HTTP 500) on this case
         return {"crash": type(error).__name__}
+    if result and isinstance(result[0], list) and not isinstance(result[0], TimeSeries):
+        return {"lists": [[dump(s) for s in member] for member in result]}
     return {"series": [dump(s) for s in result]}
 
 

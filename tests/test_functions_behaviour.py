@@ -358,3 +358,70 @@ def test_linear_regression_parses_source_times_and_skips_flat_sources():
     assert [s.name for s in result] == ["linearRegression(a.b, 30, 60)"]
     # the fit over the source (30: 1, 40: 3, 50: 5) drawn at 0, 10, 20
     assert listed(result[0]) == pytest.approx([-5.0, -3.0, -1.0])
+
+
+def test_reduce_series_skips_incomplete_groups_and_short_names():
+    lists = [[ts("a.b.c", [4.0]), ts("a.b.d", [2.0])], [ts("a.x.c", [1.0]), ts("z", [1.0])]]
+    result = call(Registry(), "reduceSeries", lists, "divideSeries", 2, "c", "d")
+    assert [(s.name, listed(s)) for s in result] == [("a.b.reduce.divideSeries", [2.0])]
+    assert call(Registry(), "reduceSeries", [[ts("z", [1.0])]], "sumSeries", 0, "y") == []
+
+
+def test_random_walk_starts_at_zero_with_small_steps():
+    ctx = Ctx(start=0, end=600, random=np.random.default_rng(7))
+    walk = call(Registry(), "randomWalk", "w", 60, ctx=ctx)[0]
+    assert (walk.name, walk.start, walk.end, walk.step, len(walk)) == ("w", 0, 600, 60, 10)
+    assert walk.values[0] == 0.0 and np.all(np.abs(np.diff(walk.values)) <= 0.5)
+    assert len(call(Registry(), "randomWalk", "w", ctx=Ctx(start=0, end=0))[0]) == 0
+
+
+def test_alias_query_errors():
+    empty = Ctx(refetch=lambda text, start, end: [])
+    with pytest.raises(InvalidParameter, match="No series found with query: x.b"):
+        call(Registry(), "aliasQuery", [ts("a.b", [1.0])], "a", "x", "%d", ctx=empty)
+    nothing = Ctx(refetch=lambda text, start, end: [ts(text, [N])])
+    with pytest.raises(InvalidParameter, match="Cannot get last value"):
+        call(Registry(), "aliasQuery", [ts("a.b", [1.0])], "a", "x", "%d", ctx=nothing)
+    one = Ctx(refetch=lambda text, start, end: [ts(text, [3.0, N])])
+    with pytest.raises(InvalidParameter, match="cannot format"):
+        call(Registry(), "aliasQuery", [ts("a.b", [1.0])], "a", "x", "%d %d", ctx=one)
+    assert call(Registry(), "aliasQuery", [ts("a.b", [1.0])], "a", "x", "v=%d",
+                ctx=one)[0].name == "v=3"
+
+
+@pytest.mark.parametrize("align,expected", [
+    ("years", datetime(2024, 1, 1)), ("months", datetime(2024, 5, 1)),
+    ("weeks", datetime(2024, 5, 13)), ("weeks3", datetime(2024, 5, 15)),
+    ("weeks5", datetime(2024, 5, 10)), ("days", datetime(2024, 5, 16)),
+    ("hours", datetime(2024, 5, 16, 13)), ("minutes", datetime(2024, 5, 16, 13, 47)),
+    ("seconds", datetime(2024, 5, 16, 13, 47, 11)),
+])
+def test_smart_summarize_aligns_the_start(align, expected):
+    moment = datetime(2024, 5, 16, 13, 47, 11, tzinfo=timezone.utc)  # a Thursday
+    ctx = Ctx(start=moment.timestamp(), end=moment.timestamp() + 60,
+              refetch=lambda text, start, end: [ts("a", [1.0], start=int(start.timestamp()))])
+    call(Registry(), "smartSummarize", [ts("a", [1.0])], "1min", "sum", align, ctx=ctx)
+    assert ctx.calls[0][1] == expected.replace(tzinfo=timezone.utc)
+
+
+def test_smart_summarize_rejects_bad_alignments_and_ignores_booleans():
+    with pytest.raises(InvalidParameter, match="unknown unit 'eons'"):
+        call(Registry(), "smartSummarize", [ts("a", [1.0])], "1min", "sum", "eons")
+    with pytest.raises(InvalidParameter, match="alignTo"):
+        call(Registry(), "smartSummarize", [ts("a", [1.0])], "1min", "sum", 5)
+    with pytest.raises(InvalidParameter, match="positive"):
+        call(Registry(), "smartSummarize", [ts("a", [1.0])], "0min")
+    result = call(Registry(), "smartSummarize", [ts("a", [1.0, 2.0])], "20s", "sum", True)
+    assert listed(result[0]) == [3.0]
+
+
+def test_threshold_sets_label_and_color_option():
+    line = call(Registry(), "threshold", 5, "five", "red")[0]
+    assert (line.name, line.options, listed(line)) == ("five", {"color": "red"}, [5.0] * 3)
+
+
+def test_apply_by_node_of_nothing_and_weighted_average_of_unmatched():
+    assert call(Registry(), "applyByNode", [], 1, "sumSeries(%.*)") == []
+    with pytest.raises(InvalidParameter, match="same number of series"):
+        call(Registry(), "weightedAverage", [ts("a.x", [1.0])], [])
+    assert call(Registry(), "weightedAverage", [ts("a.x", [1.0])], [ts("b.y", [1.0])], 1) == []

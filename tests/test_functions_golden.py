@@ -53,6 +53,8 @@ def registry():
 def resolve(arg, inputs):
     if isinstance(arg, dict) and "series" in arg:
         return [inputs[name] for name in arg["series"]]
+    if isinstance(arg, dict) and "lists" in arg:
+        return [[inputs[name] for name in names] for names in arg["lists"]]
     return arg
 
 
@@ -93,7 +95,15 @@ def test_matches_graphite_web(registry, case):
     if expected.get("error") == "NormalizeEmptyResultError":
         assert result == []
         return
-    want = expected["series"]
+    if "lists" in expected:
+        assert len(result) == len(expected["lists"])
+        for got, want in zip(result, expected["lists"]):
+            check_series(got, want)
+        return
+    check_series(result, expected["series"])
+
+
+def check_series(result, want):
     assert [s.name for s in result] == [w["name"] for w in want]
     for got, wanted in zip(result, want):
         assert got.path_expression == wanted["pathExpression"], got.name

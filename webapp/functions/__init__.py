@@ -99,6 +99,14 @@ def _validate_series_list(value):
     return value
 
 
+def _validate_series_lists(value):
+    if not isinstance(value, list) or not all(isinstance(v, list) for v in value):
+        raise ValueError(f"not a list of series lists: {type(value).__name__}")
+    for series_list in value:
+        _validate_series_list(series_list)
+    return value
+
+
 def _validate_string(value):
     if not isinstance(value, str):
         raise ValueError(f"not a string: {value!r}")
@@ -145,7 +153,7 @@ class ParamTypes:
     nodeOrTag = ParamType("nodeOrTag", _validate_node_or_tag)
     series = ParamType("series", _validate_series_list)
     seriesList = ParamType("seriesList", _validate_series_list)
-    seriesLists = ParamType("seriesLists", _validate_series_list)
+    seriesLists = ParamType("seriesLists", _validate_series_lists)
     string = ParamType("string", _validate_string)
     tag = ParamType("tag", _validate_string)
     any = ParamType("any", _validate_any)
@@ -224,11 +232,14 @@ def _specs_of(module):
 
 
 class CallContext:
-    """The request context seen by one call: the evaluator's context plus `arg_texts`."""
+    """The request context seen by one call: the evaluator's context plus `arg_texts` (the
+    call's argument expressions, or None) and the `registry` (for functions that call other
+    functions by name, as reduceSeries does)."""
 
-    def __init__(self, ctx, arg_texts):
+    def __init__(self, ctx, arg_texts, registry):
         self._ctx = ctx
-        self.arg_texts = arg_texts
+        self.arg_texts = None if arg_texts is None else tuple(arg_texts)
+        self.registry = registry
 
     def __getattr__(self, name):
         return getattr(self._ctx, name)
@@ -289,8 +300,9 @@ class Registry:
         argument again for another period; the function sees them as `ctx.arg_texts`."""
         spec = self.get(name)
         args, kwargs = self.check(name, args, kwargs)
-        if arg_texts is not None:
-            ctx = CallContext(ctx, tuple(arg_texts))
+        if arg_texts is None:
+            arg_texts = getattr(ctx, "arg_texts", None)
+        ctx = CallContext(getattr(ctx, "_ctx", ctx), arg_texts, self)
         try:
             return spec.func(ctx, *args, **kwargs)
         except EmptySeriesList:

@@ -2,6 +2,8 @@
 path expression stays, as in graphite-web."""
 import re
 
+import numpy as np
+
 from webapp.functions import InvalidParameter, Param, ParamTypes, function
 from webapp.functions.common import agg_key, compile_regex, renamed
 
@@ -90,3 +92,33 @@ def toUpperCase(ctx, seriesList, *pos):
 def toLowerCase(ctx, seriesList, *pos):
     """Lower-cases the series names (only the characters at `pos` if given)."""
     return _change_case(seriesList, pos, str.lower)
+
+
+@function("aliasQuery", "Alias", [
+    SERIES_LIST,
+    Param("search", ParamTypes.string, required=True),
+    Param("replace", ParamTypes.string, required=True),
+    Param("newName", ParamTypes.string, required=True),
+])
+def aliasQuery(ctx, seriesList, search, replace, newName):
+    """Names each series by the last value of another query: the series name with the
+    regular expression substitution applied is evaluated, and its last non-null value is
+    formatted into `newName` with %. Example:
+    ``aliasQuery(channel.power.*,"channel\\.power\\.([0-9]+)","channel.frequency.\\1",
+    "Channel %d MHz")``."""
+    regex = compile_regex(ctx, search, "aliasQuery")
+    results = []
+    for series in seriesList:
+        query = regex.sub(replace, series.name)
+        found = ctx.evaluate(query)
+        if not found:
+            raise InvalidParameter("aliasQuery", f"No series found with query: {query}")
+        valid = found[0].values[~np.isnan(found[0].values)]
+        if not len(valid):
+            raise InvalidParameter("aliasQuery", f"Cannot get last value of series: {query}")
+        try:
+            results.append(renamed(series, newName % float(valid[-1])))
+        except (TypeError, ValueError) as error:
+            raise InvalidParameter("aliasQuery", f"cannot format {newName!r}: {error}",
+                                   "newName") from None
+    return results

@@ -492,3 +492,105 @@ def groupByTags(ctx, seriesList, callback, *tags):
         result.tags = tags_for_name(key)
         results.append(result)
     return results
+
+
+@function("mapSeries", "Combine", [
+    SERIES_LIST, Param("mapNodes", ParamTypes.nodeOrTag, required=True, multiple=True)],
+    aliases=("map",))
+def mapSeries(ctx, seriesList, *mapNodes):
+    """Splits a series list into lists of series that agree on the given nodes (or tags),
+    for reduceSeries. Example: ``mapSeries(servers.*.cpu.*,1)``."""
+    return list(_group_by(seriesList, lambda s: agg_key(s, mapNodes)).values())
+
+
+@function("reduceSeries", "Combine", [
+    Param("seriesLists", ParamTypes.seriesLists, required=True),
+    Param("reduceFunction", ParamTypes.string, required=True),
+    Param("reduceNode", ParamTypes.node, required=True),
+    Param("reduceMatchers", ParamTypes.string, required=True, multiple=True),
+], aliases=("reduce",))
+def reduceSeries(ctx, seriesLists, reduceFunction, reduceNode, *reduceMatchers):
+    """In each list of seriesLists (from mapSeries), picks the series whose node
+    `reduceNode` is each of the matchers, calls `reduceFunction` with them as separate
+    arguments and names the result `<nodes before reduceNode>.reduce.<reduceFunction>`.
+    Example: ``reduceSeries(mapSeries(servers.*.disk.bytes_*,1),"asPercent",3,
+    "bytes_used","bytes_max")``. Groups missing a matcher are skipped."""
+    groups = {}
+    for series in (s for series_list in seriesLists for s in series_list):
+        nodes = series.name.split(".")
+        if not -len(nodes) <= reduceNode < len(nodes) or nodes[reduceNode] not in reduceMatchers:
+            continue
+        key = ".".join(nodes[0:reduceNode]) + ".reduce." + reduceFunction
+        slots = groups.setdefault(key, [None] * len(reduceMatchers))
+        slots[reduceMatchers.index(nodes[reduceNode])] = series
+    results = []
+    for key, slots in groups.items():
+        if any(slot is None for slot in slots):
+            continue
+        produced = ctx.registry.call(reduceFunction, ctx, [[slot] for slot in slots], {})
+        if produced:
+            result = produced[0]
+            result.name = key
+            results.append(result)
+    return results
+
+
+@function("applyByNode", "Combine", [
+    SERIES_LIST,
+    Param("nodeNum", ParamTypes.node, required=True),
+    Param("templateFunction", ParamTypes.string, required=True),
+    Param("newName", ParamTypes.string),
+])
+def applyByNode(ctx, seriesList, nodeNum, templateFunction, newName=None):
+    """For each distinct prefix of the names up to node `nodeNum`, evaluates
+    `templateFunction` with '%' replaced by the prefix (results named `newName` with '%'
+    replaced, if given). Example: ``applyByNode(servers.*.disk.bytes_free,1,
+    "divideSeries(%.disk.bytes_free,sumSeries(%.disk.bytes_*))")``."""
+    prefixes = sorted({".".join(s.name.split(".")[:nodeNum + 1]) for s in seriesList})
+    results = []
+    for prefix in prefixes:
+        for found in ctx.evaluate(templateFunction.replace("%", prefix)):
+            result = renamed(found, newName.replace("%", prefix) if newName else found.name)
+            result.path_expression = prefix
+            result.start, result.end = seriesList[-1].start, seriesList[-1].end
+            results.append(result)
+    return results
+
+
+@function("weightedAverage", "Combine", [
+    Param("seriesListAvg", ParamTypes.seriesList, required=True),
+    Param("seriesListWeight", ParamTypes.seriesList, required=True),
+    Param("nodes", ParamTypes.nodeOrTag, multiple=True),
+])
+def weightedAverage(ctx, seriesListAvg, seriesListWeight, *nodes):
+    """The average of seriesListAvg weighted by seriesListWeight, series matched by the
+    given nodes: sum(avg * weight) / sum(weight) at each point.
+    Example: ``weightedAverage(*.transactions.mean,*.transactions.count,0)``."""
+    if len(seriesListAvg) != len(seriesListWeight):
+        raise InvalidParameter(
+            "weightedAverage", "must receive the same number of series for seriesListAvg and "
+            f"seriesListWeight but received {len(seriesListAvg)} and {len(seriesListWeight)}")
+    pairs = {}
+    for average, weight in zip(seriesListAvg, seriesListWeight):
+        pairs.setdefault(agg_key(average, nodes), {})["avg"] = average
+        pairs.setdefault(agg_key(weight, nodes), {})["weight"] = weight
+    products = []
+    for pair in pairs.values():
+        if "avg" not in pair or "weight" not in pair:
+            continue
+        average, weight = pair["avg"], pair["weight"]
+        first, second = _padded_pair(average, weight)
+        products.append(TimeSeries(f"product({weight.name},{average.name})", average.start,
+                                   average.end, average.step, first * second,
+                                   x_files_factor=ctx_xff(ctx)))
+    if not products:
+        return []
+    total = _aggregate(ctx, [products], "sum")[0]
+    weights = _aggregate(ctx, [seriesListWeight], "sum")[0]
+    name = "weightedAverage({}, {}, {})".format(
+        ",".join(sorted({s.path_expression for s in seriesListAvg})),
+        ",".join(sorted({s.path_expression for s in seriesListWeight})),
+        ",".join(map(str, nodes)))
+    values = _safe_divide(*_padded_pair(total, weights))
+    return [TimeSeries(name, total.start, total.end, total.step, values,
+                       x_files_factor=ctx_xff(ctx))]

@@ -99,3 +99,33 @@ def fallbackSeries(ctx, seriesList, fallback):
     """The series list, or `fallback` if it is empty.
     Example: ``fallbackSeries(server*.requests_per_second, constantLine(0))``."""
     return list(seriesList) if seriesList else list(fallback)
+
+
+@function("threshold", "Graph", [
+    Param("value", ParamTypes.float, required=True),
+    Param("label", ParamTypes.string),
+    Param("color", ParamTypes.string),
+])
+def threshold(ctx, value, label=None, color=None):
+    """A constant line at `value`, named `label` and drawn in `color` if given.
+    Example: ``threshold(123.456, "omgwtfbbq", "red")``."""
+    series = constantLine(ctx, value)[0]
+    if label:
+        series.name = label
+    if color:
+        series.options["color"] = color
+    return [series]
+
+
+@function("randomWalk", "Special", [
+    Param("name", ParamTypes.string, required=True),
+    Param("step", ParamTypes.integer, default=60)], aliases=("randomWalkFunction",))
+def randomWalkFunction(ctx, name, step=60):
+    """A random walk from 0 (steps uniform in -0.5..0.5) every `step` seconds; the context
+    may provide `random` (a numpy Generator) for repeatable walks."""
+    start, end = _epoch(ctx.start_time), _epoch(ctx.end_time)
+    count = max(0, -(-(end - start) // step))
+    rng = getattr(ctx, "random", None) or np.random.default_rng()
+    steps = rng.random(count) - 0.5
+    values = np.concatenate([[0.0], np.cumsum(steps[:-1])]) if count else np.zeros(0)
+    return [TimeSeries(name, start, end, step, values, x_files_factor=ctx_xff(ctx))]

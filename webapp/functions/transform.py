@@ -8,7 +8,7 @@ from webapp.functions import InvalidParameter, Param, ParamTypes, function, INF
 from webapp.functions.aggfuncs import bucket_matrix, reduce_columns, resolve, xff_mask
 from webapp.functions.common import ctx_xff, derive, reevaluate
 from webapp.series import TimeSeries
-from webapp.functions.intervals import parse_interval
+from webapp.functions.intervals import parse_interval, unit_seconds
 
 SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
 INTERVAL_SUGGESTIONS = ("10min", "1h", "1d")
@@ -613,3 +613,84 @@ def sinFunction(ctx, name, amplitude=1, step=60):
     return [TimeSeries(name, int(ctx.start_time.timestamp()), int(ctx.end_time.timestamp()),
                        step, np.sin(_clock_values(ctx, step)) * amplitude,
                        x_files_factor=ctx_xff(ctx))]
+
+
+@function("timeStack", "Transform", [
+    SERIES_LIST,
+    Param("timeShiftUnit", ParamTypes.interval, default="1d",
+          suggestions=("1h", "6h", "12h", "1d", "2d", "7d", "14d", "30d")),
+    Param("timeShiftStart", ParamTypes.integer, default=0),
+    Param("timeShiftEnd", ParamTypes.integer, default=7),
+])
+def timeStack(ctx, seriesList, timeShiftUnit="1d", timeShiftStart=0, timeShiftEnd=7):
+    """The series fetched again shifted by timeShiftStart..timeShiftEnd-1 times
+    `timeShiftUnit` into the past, all laid over the original period.
+    Example: ``timeStack(Sales.widgets.largeBlue,"1d",0,7)``."""
+    if timeShiftUnit[:1].isdigit():
+        timeShiftUnit = "-" + timeShiftUnit
+    delta = timedelta(seconds=parse_interval(timeShiftUnit))
+    if not seriesList:
+        return []
+    first = seriesList[0]
+    results = []
+    for shift in range(int(timeShiftStart), int(timeShiftEnd)):
+        start, end = ctx.start_time + delta * shift, ctx.end_time + delta * shift
+        for shifted in reevaluate(ctx, seriesList, start, end):
+            name = f"timeShift({shifted.name}, {timeShiftUnit}, {shift})"
+            results.append(derive(shifted, name, None,
+                                  {"timeShiftUnit": timeShiftUnit, "timeShift": shift},
+                                  start=first.start, end=first.end))
+    return results
+
+
+def _align_down(moment, unit, text):
+    """The start of `moment`'s year/month/week/day/hour/minute/second (smartSummarize)."""
+    seconds = unit_seconds(text, unit)
+    if seconds == 365 * 86400:
+        return moment.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    if seconds == 30 * 86400:
+        return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if seconds == 604800:
+        weekday = 1 if text[-1].isalpha() else int(text[-1])
+        back = (moment.isoweekday() - weekday) % 7
+        day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
+        return day - timedelta(days=back)
+    fields = {86400: ("hour", "minute", "second"), 3600: ("minute", "second"),
+              60: ("second",), 1: ()}[seconds]
+    return moment.replace(microsecond=0, **{field: 0 for field in fields})
+
+
+@function("smartSummarize", "Transform", [
+    SERIES_LIST,
+    Param("intervalString", ParamTypes.interval, required=True, suggestions=INTERVAL_SUGGESTIONS),
+    Param("func", ParamTypes.aggFunc, default="sum"),
+    Param("alignTo", ParamTypes.any),
+])
+def smartSummarize(ctx, seriesList, intervalString, func="sum", alignTo=None):
+    """summarize() with buckets starting at the series start; with alignTo ('years',
+    'months', 'weeks' (optionally 'weeks3': ISO weekday), 'days', 'hours', 'minutes',
+    'seconds') the series are fetched again from the request start aligned to that unit."""
+    canonical = resolve(func, "smartSummarize", allow_series_suffix=False)
+    interval = parse_interval(intervalString)
+    if interval <= 0:
+        raise InvalidParameter("smartSummarize", f"interval must be positive: "
+                               f"{intervalString!r}", "intervalString")
+    if isinstance(alignTo, str):
+        try:
+            tz = getattr(ctx, "tz", None)
+            local = ctx.start_time.astimezone(tz) if tz is not None else ctx.start_time
+            start = _align_down(local, alignTo, alignTo)
+        except ValueError as error:
+            raise InvalidParameter("smartSummarize", str(error), "alignTo") from None
+        seriesList = reevaluate(ctx, seriesList, start, ctx.end_time)
+    elif alignTo is not None and not isinstance(alignTo, bool):
+        raise InvalidParameter("smartSummarize", f"invalid alignTo {alignTo!r}", "alignTo")
+    results = []
+    for series in seriesList:
+        values, aligned_end = _summarize_buckets(series, canonical, interval, series.start,
+                                                 series.end)
+        name = f'smartSummarize({series.name}, "{intervalString}", "{func}")'
+        results.append(derive(series, name, values, {"smartSummarize": intervalString,
+                                                     "smartSummarizeFunction": func},
+                              end=aligned_end, step=interval))
+    return results
