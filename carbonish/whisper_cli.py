@@ -35,7 +35,8 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, TextIO
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, TextIO
 
 import numpy as np
 
@@ -44,10 +45,7 @@ from carbonish import whisper as carbonish_whisper
 PROG = 'carbonish whisper'
 SECONDS_PER_DAY = 86400
 SIGPIPE_STATUS = 141
-# whisper-create.py --estimate: the header and point sizes it assumes, and the block size.
-ESTIMATE_METADATA_BYTES = 16
-ESTIMATE_ARCHIVE_INFO_BYTES = 12
-ESTIMATE_POINT_BYTES = 12
+# whisper-create.py --estimate: the block size it rounds to, and the fleet sizes it prices.
 ESTIMATE_BLOCK_BYTES = 4096
 ESTIMATE_METRIC_THOUSANDS = (1, 5, 10, 50, 100, 500)
 
@@ -241,8 +239,8 @@ def _estimate(ctx, parser, args):
     for number, (precision, points) in enumerate(archives):
         ctx.say('Archive %s: %s points of %ss precision' % (number, points, precision))
     total_points = sum(points for _, points in archives)
-    size = (ESTIMATE_METADATA_BYTES + len(archives) * ESTIMATE_ARCHIVE_INFO_BYTES
-            + total_points * ESTIMATE_POINT_BYTES)
+    size = (carbonish_whisper.metadataSize + len(archives) * carbonish_whisper.archiveInfoSize
+            + total_points * carbonish_whisper.pointSize)
     blocks = -(-size // ESTIMATE_BLOCK_BYTES)
     disk_size = blocks * ESTIMATE_BLOCK_BYTES
     ctx.say('\nEstimated Whisper DB Size: %s (%s bytes on disk with 4k blocks)\n'
@@ -293,11 +291,11 @@ def _info_field(ctx, info, field):
 
 # -- fetch -------------------------------------------------------------------------------
 
-DROP_FILTERS = {
+DROP_FILTERS = MappingProxyType({
     'zeroes': lambda value: value != 0,
     'nulls': lambda value: value is not None,
     'empty': lambda value: value != 0 and value is not None,
-}
+})
 
 
 def _cmd_fetch(ctx, argv):
@@ -663,7 +661,7 @@ def _cmd_fill(ctx, argv):
 
 # -- dispatch ----------------------------------------------------------------------------
 
-COMMANDS: dict[str, tuple[Callable[[Context, list[str]], int], str]] = {
+COMMANDS: Mapping[str, tuple[Callable[[Context, list[str]], int], str]] = MappingProxyType({
     'create': (_cmd_create, 'make a file from retention definitions'),
     'info': (_cmd_info, 'print the header of a file'),
     'fetch': (_cmd_fetch, 'print the points of a time range'),
@@ -675,11 +673,11 @@ COMMANDS: dict[str, tuple[Callable[[Context, list[str]], int], str]] = {
     'merge': (_cmd_merge, "copy one file's points into another"),
     'fill': (_cmd_fill, "copy points into another file's gaps"),
     'diff': (_cmd_diff, 'compare two files'),
-}
-ALIASES = {
+})
+ALIASES = MappingProxyType({
     'set-aggregation-method': 'set-aggregation',
     'set-xfilesfactor': 'set-xff',
-}
+})
 
 
 def _usage():
