@@ -289,6 +289,8 @@ def test_find_nodelist_and_leaves_only(app):
                       position="1")) == {"nodes": ["b"]}
     assert [n["id"] for n in jbody(call(app, "/metrics/find", query="a.*",
                                         leavesOnly="1"))] == ["a.x"]
+    beyond = call(app, "/metrics/find", query="a.*", format="nodelist", position="5")
+    assert beyond.status == 400 and b"position 5" in beyond.body
 
 
 @pytest.mark.parametrize("params, status, message", [

@@ -206,6 +206,9 @@ class WebApp:
             max_data_points=_max_data_points(params))
         params.int("cacheTimeout", 0)  # accepted and checked; nothing is cached
         fmt = _render_format(params)
+        if fmt not in formats.DATA_FORMATS and fmt not in GRAPH_FORMATS:
+            raise InputError(f"unknown format {fmt!r}; expected one of "
+                             f"{', '.join(formats.DATA_FORMATS + tuple(GRAPH_FORMATS))}")
         series_list = self.evaluator.render(request)
         if fmt in formats.DATA_FORMATS:
             return self._data_response(fmt, series_list, params, request)
@@ -223,8 +226,6 @@ class WebApp:
         return Response(body, ctype)
 
     def _graph_response(self, fmt, series_list, params, tz):
-        if fmt not in GRAPH_FORMATS:
-            formats.render(fmt, [], formats.FormatOptions())  # raises: unknown format
         if self.graph is None:
             raise InputError("graph formats not built")
         query = dict(params.values)
@@ -278,8 +279,11 @@ class WebApp:
         if fmt == "completer":
             return json_body(completer_json(nodes, wildcards), params)
         if fmt == "nodelist":
-            return json_body({"nodes": sorted({n.path.split(".")[position]
-                                               for n in nodes})}, params)
+            try:
+                found = {n.path.split(".")[position] for n in nodes}
+            except IndexError:
+                raise InputError(f"position {position} is beyond a matched path") from None
+            return json_body({"nodes": sorted(found)}, params)
         now = int(self.times.clock())
         infos = [self._node_info(node, now) for node in nodes]
         if fmt == "pickle":
