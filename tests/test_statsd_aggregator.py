@@ -85,6 +85,13 @@ def test_single_timer_value_fills_every_threshold():
     assert got["stats.timers.t.std"] == 0.0
 
 
+def test_threshold_listed_twice_is_reported_once():
+    agg, clock = make(percent_threshold=(90.0, 90.0))
+    feed(agg, "t:1|ms", "t:2|ms")
+    names = [name for name, _ in flush(agg, clock)]
+    assert names.count("stats.timers.t.mean_90") == 1
+
+
 def test_threshold_with_no_value_is_left_out():
     agg, clock = make(percent_threshold=(10.0,))
     feed(agg, "t:1|ms", "t:2|ms", "t:3|ms", "t:4|ms")   # round(0.4) = 0 values

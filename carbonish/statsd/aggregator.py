@@ -84,7 +84,9 @@ class StatsdAggregator:
         self.parse_cache_limit = parse_cache_limit
         self.clock = clock
         self.namer = Namer(config)
-        self.thresholds = tuple((p, threshold_label(p)) for p in config.percent_threshold)
+        # a threshold listed twice is one set of metrics (statsd's are object keys)
+        self.thresholds = tuple((p, threshold_label(p))
+                                for p in dict.fromkeys(config.percent_threshold))
         prefix = config.prefix_stats
         self.bad_lines_key = prefix + ".bad_lines_seen"
         self.packets_key = prefix + ".packets_received"

@@ -92,8 +92,9 @@ class _TimerGroup:
         self.v = v
         self.valid = np.arange(width) < lens[:, None]
         z = np.where(self.valid, v, 0.0)
-        self.cum = np.cumsum(z, axis=1)
-        self.cumsq = np.cumsum(z * z, axis=1)
+        with np.errstate(over="ignore", invalid="ignore"):   # Infinity, as in statsd
+            self.cum = np.cumsum(z, axis=1)
+            self.cumsq = np.cumsum(z * z, axis=1)
         self.rows = np.arange(m)
 
     def sorted_row(self, i):
@@ -106,7 +107,7 @@ class _TimerGroup:
         last = lens - 1
         total = self.cum[r, last]
         mean = total / n
-        with np.errstate(invalid="ignore"):   # Infinity - Infinity is NaN, as in statsd
+        with np.errstate(over="ignore", invalid="ignore"):   # inf, inf - inf: as statsd
             deviations = np.where(self.valid, v - mean[:, None], 0.0)
             variance = np.cumsum(deviations * deviations, axis=1)[r, last] / n
             mid = lens // 2
@@ -127,7 +128,7 @@ class _TimerGroup:
         k = np.where(lens > 1, js_round(abs(pct) / 100 * n).astype(np.int64), lens)
         present = k > 0
         k = np.maximum(k, 1)
-        with np.errstate(invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
             if pct > 0:
                 bound, part, squares = v[r, k - 1], self.cum[r, k - 1], self.cumsq[r, k - 1]
             else:
