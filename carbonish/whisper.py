@@ -663,10 +663,11 @@ def _update_archive(fd, header, index, intervals, values):
 def _propagate(fd, header, higher, lower, lower_intervals):
     """Aggregate `higher`'s points into each of the lower intervals that has enough
     known points (xFilesFactor); return whether any was written."""
-    k = lower.step // higher.step
-    if k == 0:      # only in a hand-made file whose archives are not sorted by step
-        return False
-    times, values = _read_windows(fd, header, higher, lower_intervals, k)
+    # Points per window; whisper's read of lower.step // higher.step points wraps at
+    # the archive's end, which only a hand-made file (points too few to consolidate, or
+    # archives out of step order) can reach: then it reads that many modulo the ring.
+    k = (lower.step // higher.step) % higher.points or higher.points
+    times, values = _read_windows(fd, header, higher, lower, lower_intervals, k)
     expected = lower_intervals[:, None] + np.arange(k) * higher.step
     known = times == expected
     n_known = known.sum(axis=1)
@@ -681,24 +682,24 @@ def _propagate(fd, header, higher, lower, lower_intervals):
     return True
 
 
-def _read_windows(fd, header, higher, lower_intervals, k):
+def _read_windows(fd, header, higher, lower, lower_intervals, k):
     """Timestamps and values (m, k) of the higher-archive slots that whisper reads for
-    each lower interval."""
+    each lower interval: k slots from the one of the interval's start."""
     base = _read_base(fd, header, higher)
-    span = int(lower_intervals[-1] - lower_intervals[0]) // higher.step + k
-    if base != 0 and span <= higher.points:
-        first = int(lower_intervals[0] - base) // higher.step % higher.points
-        records = _read_ring(fd, header, higher, first, span)
-        if span == len(lower_intervals) * k:   # adjacent windows: a reshape will do
-            picked = records.reshape(-1, k)
+    if base == 0:   # whisper reads every window from the archive's first slot
+        starts = np.zeros(len(lower_intervals), np.int64)
+    else:
+        starts = (lower_intervals - base) // higher.step
+    relative = starts - starts[0]
+    span = int(relative[-1]) + k
+    if span <= higher.points:
+        records = _read_ring(fd, header, higher, int(starts[0]) % higher.points, span)
+        if span == len(lower_intervals) * k and lower.step % higher.step == 0:
+            picked = records.reshape(-1, k)     # adjacent windows
             return picked["t"].astype(np.int64), picked["v"].astype(np.float64)
-        index = ((lower_intervals - lower_intervals[0]) // higher.step)[:, None] + np.arange(k)
+        index = relative[:, None] + np.arange(k)
     else:
         records = _read_ring(fd, header, higher, 0, higher.points)
-        if base == 0:
-            starts = np.zeros(len(lower_intervals), np.int64)
-        else:
-            starts = (lower_intervals - base) // higher.step % higher.points
         index = (starts[:, None] + np.arange(k)) % higher.points
     picked = records[index]
     return picked["t"].astype(np.int64), picked["v"].astype(np.float64)
