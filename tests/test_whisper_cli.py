@@ -775,8 +775,9 @@ def test_info_on_a_directory_is_one_line_error(tmp_path):
         one_line_error(run_ours('info', [str(tmp_path)], engine=engine))
 
 
-# Newest first, one a minute: inf and -inf share a 5-minute bucket, nan is in the next one.
-SPECIAL_VALUES = ['inf', '-inf', '1e-300', '-0.0', '1e22', '123456789.123456789', 'nan', '5e-324']
+# Newest first, one a minute: nan, inf and -inf share a 5-minute bucket (the NaN's sign bit
+# must propagate as whisper's sum does).
+SPECIAL_VALUES = ['nan', 'inf', '-inf', '1e-300', '-0.0', '123456789.123456789', '1e22', '5e-324']
 
 
 def test_special_values_print_like_script(twins):
