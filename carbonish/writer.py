@@ -83,6 +83,9 @@ class Writer:
     """One pass at a time; `run` loops passes on the writer thread until stopped."""
 
     IDLE_WAIT = 0.2
+    # After a pass, let points gather for this long before the next one (unless the cache
+    # presses): fewer, larger updates, and the receivers keep the GIL meanwhile.
+    PASS_INTERVAL = 1.0
 
     def __init__(self, cache, rules, options, counters, log, clock=time.monotonic, now=time.time):
         self.cache = cache
@@ -95,6 +98,9 @@ class Writer:
         self.updates = per_second_bucket(options.max_updates_per_second, clock)
         self.creates = per_minute_bucket(options.max_creates_per_minute, clock)
         self.stopping = threading.Event()
+        self._paths = {}  # metric id -> its file's path; ids are stable in a daemon
+        self._existing = set()  # ids whose file is known to exist
+        self._folders = set()  # folders known to exist
 
     def write_pass(self, shutdown=False):
         """Write what the plan allows; returns how many metrics were written."""
@@ -104,14 +110,25 @@ class Writer:
             if not self.updates.take():
                 break
             name, timestamps, values = self.cache.begin_write(metric)
-            path = names.name_to_path(self.options.data_dir, name)
-            if not os.path.exists(path) and not self._create(name, path, shutdown):
+            path = self._path(metric, name)
+            if metric not in self._existing:
+                if not os.path.exists(path) and not self._create(name, path, shutdown):
+                    self.cache.abort_write(metric)
+                    continue
+                self._existing.add(metric)
+            if self._update(name, path, timestamps, values):
+                self.cache.end_write(metric)
+                written += 1
+            else:  # the file went away under us: create it again next pass
+                self._existing.discard(metric)
                 self.cache.abort_write(metric)
-                continue
-            self._update(name, path, timestamps, values)
-            self.cache.end_write(metric)
-            written += 1
         return written
+
+    def _path(self, metric, name):
+        path = self._paths.get(metric)
+        if path is None:
+            path = self._paths[metric] = str(names.name_to_path(self.options.data_dir, name))
+        return path
 
     def _create(self, name, path, shutdown):
         if not shutdown and not self.creates.take():
@@ -120,7 +137,10 @@ class Writer:
         archives = self.rules.archives_for(name)
         xff, method = self.rules.aggregation_for(name)
         try:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
+            folder = os.path.dirname(path)
+            if folder not in self._folders:
+                os.makedirs(folder, exist_ok=True)
+                self._folders.add(folder)
             whisper.create(str(path), list(archives), xFilesFactor=xff, aggregationMethod=method,
                            sparse=self.options.sparse, useFallocate=self.options.fallocate)
         except whisper.InvalidConfiguration as exc:
@@ -129,6 +149,7 @@ class Writer:
             self._failed("createErrors", f"{name}: {exc}")
             return True  # the update below fails too and the points are counted lost
         except OSError as exc:
+            self._folders.discard(folder)
             self._failed("createErrors", f"{name}: cannot create {path}: {exc.strerror}")
             return True
         self.counters.increment("creates")
@@ -138,17 +159,21 @@ class Writer:
         return True
 
     def _update(self, name, path, timestamps, values):
+        """True when the points are done with (written, or refused and counted)."""
         started = time.perf_counter()
         try:
-            whisper.update_many_arrays(str(path), timestamps, values, now=int(self.now()),
+            whisper.update_many_arrays(path, timestamps, values, now=int(self.now()),
                                        lock=self.options.lock, autoflush=self.options.autoflush)
+        except FileNotFoundError:
+            return False
         except (whisper.WhisperException, OSError) as exc:
             self._failed("writeErrors", f"{name}: {len(timestamps)} points not written: {exc}")
             self.counters.increment("droppedPoints", len(timestamps))
-            return
+            return True
         self.counters.increment("updateTime", time.perf_counter() - started)
         self.counters.increment("updateOperations")
         self.counters.increment("committedPoints", len(timestamps))
+        return True
 
     def _failed(self, kind, message):
         self.counters.increment(kind)
@@ -160,7 +185,13 @@ class Writer:
         while not self.stopping.is_set():
             if not self.write_pass():
                 self.cache.wait(self._idle_wait())
+            elif not self._pressing():
+                self.stopping.wait(self.PASS_INTERVAL)
         self.flush()
+
+    def _pressing(self):
+        """The cache is near its limit: write without pausing."""
+        return self.cache.full or self.cache.size >= self.cache.low_watermark / 2
 
     def _idle_wait(self):
         return min(self.IDLE_WAIT, max(0.001, self.updates.wait_time()))
