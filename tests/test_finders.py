@@ -31,6 +31,10 @@ class OracleStorage:
     def info(self, path):
         return whisper.info(path)
 
+    def file_fetch_array(self, fh, start, end, now):
+        time_info, values = whisper.file_fetch(fh, start, end, now=now)
+        return time_info, np.array([np.nan if v is None else v for v in values])
+
 
 def make(root, name, points=(), retention=((10, 360),)):
     path = os.path.join(root, *name.split(".")) + ".wsp"
@@ -339,3 +343,29 @@ def test_literal_leaf_lookup(tmp_path):
     assert finder.find_leaves("l.one") == [Node("l.one", True, str(tmp_path / "l" / "one.wsp"))]
     assert finder.find_leaves("l") == [] and finder.find_leaves("l.two") == []
     assert [n.path for n in finder.find_leaves("l.{one,two}")] == ["l.one"]
+
+
+def test_locked_reads_wait_for_an_exclusive_writer(tmp_path):
+    import fcntl
+    import threading
+    path = make(str(tmp_path), "l.one", [(NOW - 20, 1.0)])
+    finder = LocalFinder(tmp_path, OracleStorage(), lock_reads=True)
+    results = []
+    with open(path, "r+b") as writer:
+        fcntl.flock(writer.fileno(), fcntl.LOCK_EX)
+        reader = threading.Thread(
+            target=lambda: results.append(finder.fetch(["l.one"], NOW - 60, NOW, NOW)))
+        reader.start()
+        reader.join(0.3)
+        assert reader.is_alive() and results == []  # blocked behind the writer
+        fcntl.flock(writer.fileno(), fcntl.LOCK_UN)
+    reader.join(10)
+    assert not reader.is_alive()
+    [[result]] = results
+    assert 1.0 in result.values.tolist()
+
+
+def test_locked_reads_with_carbonish_whisper(tmp_path):
+    make(str(tmp_path), "l.one", [(NOW - 20, 1.0)])
+    [result] = LocalFinder(tmp_path, lock_reads=True).fetch(["l.one"], NOW - 60, NOW, NOW)
+    assert 1.0 in result.values.tolist()

@@ -10,6 +10,7 @@ an InputError, so no expression resolves outside the data directory (graphite-we
 1.1.10 reads any `.wsp` on the disk through an absolute path). Hidden entries (a
 name starting with a dot) are never listed.
 """
+import fcntl
 import fnmatch
 import io
 import logging
@@ -156,12 +157,16 @@ def _node_order(node):
 class LocalFinder:
     """Whisper files under `data_dir`, merged with carbonlink points.
 
-    `storage` provides `fetch_array(path, from, until, now)` and `info(path)` (the
-    carbonish.whisper module by default); `carbonlink` provides `query_bulk(names)`."""
+    `storage` provides `fetch_array(path, from, until, now)`, `file_fetch_array(fh, ...)`
+    and `info(path)` (the carbonish.whisper module by default); `carbonlink` provides
+    `query_bulk(names)`. With `lock_reads` (the cache's WHISPER_LOCK_WRITES) a file is
+    read under a shared flock, so a write holding the exclusive lock is never seen half
+    done."""
 
     def __init__(self, data_dir, storage=None, carbonlink=None, fetch_threads=2,
-                 parallel_min=PARALLEL_FETCH_MIN):
+                 parallel_min=PARALLEL_FETCH_MIN, lock_reads=False):
         self.data_dir = os.fspath(data_dir)
+        self.lock_reads = lock_reads
         self.fetch_threads = fetch_threads
         self.parallel_min = parallel_min
         if storage is None:
@@ -263,6 +268,11 @@ class LocalFinder:
                 results.extend(future.result())
         return results
 
+    def _locked_fetch(self, path, start, end, now):
+        with open(path, "rb") as fh:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_SH)
+            return self.storage.file_fetch_array(fh, start, end, now)
+
     def _cached_points(self, names):
         if self.carbonlink is None or not names:
             return {}
@@ -270,7 +280,10 @@ class LocalFinder:
 
     def _fetch_leaf(self, pattern, node, start, end, now, cached):
         try:
-            fetched = self.storage.fetch_array(node.fs_path, start, end, now)
+            if self.lock_reads:
+                fetched = self._locked_fetch(node.fs_path, start, end, now)
+            else:
+                fetched = self.storage.fetch_array(node.fs_path, start, end, now)
         except self.read_errors as exc:
             log.warning("cannot read %s: %s", node.fs_path, exc)
             return None

@@ -503,7 +503,9 @@ def build_store(settings):
                                 web.REMOTE_RETRY_DELAY)
     remotes = [RemoteFinder(s, web.FIND_TIMEOUT, web.FETCH_TIMEOUT, web.REMOTE_RETRY_DELAY)
                for s in web.CLUSTER_SERVERS]
-    return Store(LocalFinder(settings.cache.LOCAL_DATA_DIR, carbonlink=link), remotes)
+    local = LocalFinder(settings.cache.LOCAL_DATA_DIR, carbonlink=link,
+                        lock_reads=settings.cache.WHISPER_LOCK_WRITES)
+    return Store(local, remotes)
 
 
 def _graph_renderer():
