@@ -425,3 +425,27 @@ def test_apply_by_node_of_nothing_and_weighted_average_of_unmatched():
     with pytest.raises(InvalidParameter, match="same number of series"):
         call(Registry(), "weightedAverage", [ts("a.x", [1.0])], [])
     assert call(Registry(), "weightedAverage", [ts("a.x", [1.0])], [ts("b.y", [1.0])], 1) == []
+
+
+def test_time_slice_keeps_values_between_two_times():
+    ctx = Ctx(start=1000, end=1060)
+    series = [TimeSeries("a.b", 1000, 1060, 10, [1.0, 2.0, N, 4.0, 5.0, 6.0],
+                         path_expression="a.*")]
+    result = call(Registry(), "timeSlice", series, "1010", "1040", ctx=ctx)[0]
+    assert (result.name, result.path_expression) == ("timeSlice(a.b, 1010, 1040)", "a.*")
+    assert listed(result) == [None, 2.0, None, 4.0, 5.0, None]
+    assert result.tags["timeSliceStart"] == "1010"
+    with pytest.raises(InputError, match="timeSlice"):
+        call(Registry(), "timeSlice", series, "not a time", ctx=ctx)
+
+
+def test_vertical_line_inside_the_range_only():
+    ctx = Ctx(start=1000, end=2000)
+    line = call(Registry(), "verticalLine", "1500", "deploy", "blue", ctx=ctx)[0]
+    assert (line.name, line.start, line.end, listed(line)) == ("deploy", 1500, 1500, [1.0, 1.0])
+    assert line.options == {"drawAsInfinite": True, "color": "blue"}
+    assert call(Registry(), "verticalLine", "1500", ctx=ctx)[0].name == "verticalLine(1500)"
+    with pytest.raises(InvalidParameter, match="before start"):
+        call(Registry(), "verticalLine", "500", ctx=ctx)
+    with pytest.raises(InvalidParameter, match="after end"):
+        call(Registry(), "verticalLine", "2500", ctx=ctx)

@@ -1,7 +1,7 @@
 """Special functions (graphite-web's 'Special' group) and constant/identity lines."""
 import numpy as np
 
-from webapp.functions import Param, ParamTypes, function
+from webapp.functions import InvalidParameter, Param, ParamTypes, function
 from webapp.functions.alias import substring_name
 from webapp.functions.common import ctx_xff, derive, renamed
 from webapp.series import CONSOLIDATION_FUNCS, TimeSeries
@@ -129,3 +129,55 @@ def randomWalkFunction(ctx, name, step=60):
     steps = rng.random(count) - 0.5
     values = np.concatenate([[0.0], np.cumsum(steps[:-1])]) if count else np.zeros(0)
     return [TimeSeries(name, start, end, step, values, x_files_factor=ctx_xff(ctx))]
+
+
+def _at_time(ctx, text, param, caller):
+    from webapp.attime import parse_at_time
+    try:
+        return int(parse_at_time(str(text), getattr(ctx, "tz", None), ctx.now).timestamp())
+    except ValueError as error:
+        raise InvalidParameter(caller, str(error), param) from None
+
+
+@function("timeSlice", "Transform", [
+    SERIES_LIST,
+    Param("startSliceAt", ParamTypes.date, required=True),
+    Param("endSliceAt", ParamTypes.date, default="now"),
+])
+def timeSlice(ctx, seriesList, startSliceAt, endSliceAt="now"):
+    """Keeps only the values between two times (at-time strings such as '-1h' or
+    '12:00_20240101'); the rest become None. Example: ``timeSlice(network.core.port1,
+    "00:00 20140101","11:59 20140630")``."""
+    start = _at_time(ctx, startSliceAt, "startSliceAt", "timeSlice")
+    end = _at_time(ctx, endSliceAt, "endSliceAt", "timeSlice")
+    origin = _epoch(ctx.start_time)
+    results = []
+    for series in seriesList:
+        stamps = origin + np.arange(len(series), dtype=np.int64) * series.step
+        values = np.where((stamps < start) | (stamps > end), np.nan, series.values)
+        results.append(derive(series, f"timeSlice({series.name}, {start}, {end})", values,
+                              {"timeSliceStart": start, "timeSliceEnd": end},
+                              path_expression=series.path_expression))
+    return results
+
+
+@function("verticalLine", "Graph", [
+    Param("ts", ParamTypes.date, required=True),
+    Param("label", ParamTypes.string),
+    Param("color", ParamTypes.string),
+])
+def verticalLine(ctx, ts, label=None, color=None):
+    """A vertical line at time `ts` (an at-time string), named `label`.
+    Example: ``verticalLine("12:3420131108","event","blue")``."""
+    moment = _at_time(ctx, ts, "ts", "verticalLine")
+    if moment < _epoch(ctx.start_time):
+        raise InvalidParameter("verticalLine", f"timestamp {moment} exists before start of "
+                               "range", "ts")
+    if moment > _epoch(ctx.end_time):
+        raise InvalidParameter("verticalLine", f"timestamp {moment} exists after end of range",
+                               "ts")
+    options = {"drawAsInfinite": True}
+    if color:
+        options["color"] = color
+    return [TimeSeries(label or f"verticalLine({ts})", moment, moment, 1, [1.0, 1.0],
+                       x_files_factor=ctx_xff(ctx), options=options)]
