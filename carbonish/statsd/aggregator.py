@@ -19,7 +19,7 @@ from carbonish.statsd.timers import keep_calculated, threshold_label, timers_met
 # Counters statsd resets rather than deletes under deleteCounters (a substring test).
 _KEPT_COUNTERS = ("packets_received", "metrics_received", "bad_lines_seen")
 # Distinct lines remembered between flushes; beyond this the cache starts over.
-PARSE_CACHE_LIMIT = 200_000
+PARSE_CACHE_LIMIT = 50_000
 
 
 def _js_round_seconds(seconds: float) -> int:
