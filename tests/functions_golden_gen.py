@@ -105,6 +105,11 @@ def run_consolidation(specs, max_data_points):
 
 def main():
     golden = {case["id"]: run_case(case) for case in cases.CASES}
+    from graphite.functions import SeriesFunctions
+    golden["__params__"] = {
+        name: {"group": getattr(func, "group", "Ungrouped"),
+               "params": [param.toJSON() for param in func.params]}
+        for name, func in SeriesFunctions().items()}
     golden["__consolidation__"] = {key: run_consolidation(specs, mdp)
                                    for key, specs, mdp in cases.CONSOLIDATION_CASES}
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data",

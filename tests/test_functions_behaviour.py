@@ -391,8 +391,7 @@ def test_alias_query_errors():
 
 @pytest.mark.parametrize("align,expected", [
     ("years", datetime(2024, 1, 1)), ("months", datetime(2024, 5, 1)),
-    ("weeks", datetime(2024, 5, 13)), ("weeks3", datetime(2024, 5, 15)),
-    ("weeks5", datetime(2024, 5, 10)), ("days", datetime(2024, 5, 16)),
+    ("weeks", datetime(2024, 5, 13)), ("days", datetime(2024, 5, 16)),
     ("hours", datetime(2024, 5, 16, 13)), ("minutes", datetime(2024, 5, 16, 13, 47)),
     ("seconds", datetime(2024, 5, 16, 13, 47, 11)),
 ])
@@ -405,10 +404,14 @@ def test_smart_summarize_aligns_the_start(align, expected):
 
 
 def test_smart_summarize_rejects_bad_alignments_and_ignores_booleans():
-    with pytest.raises(InvalidParameter, match="unknown unit 'eons'"):
-        call(Registry(), "smartSummarize", [ts("a", [1.0])], "1min", "sum", "eons")
+    from webapp.functions.transform import _align_down
     with pytest.raises(InvalidParameter, match="alignTo"):
-        call(Registry(), "smartSummarize", [ts("a", [1.0])], "1min", "sum", 5)
+        call(Registry(), "smartSummarize", [ts("a", [1.0])], "1min", "sum", "eons")
+    thursday = datetime(2024, 5, 16, 13, 47, 11, tzinfo=timezone.utc)
+    assert _align_down(thursday, "weeks3", "weeks3") == datetime(2024, 5, 15, tzinfo=timezone.utc)
+    assert _align_down(thursday, "weeks5", "weeks5") == datetime(2024, 5, 10, tzinfo=timezone.utc)
+    with pytest.raises(ValueError, match="unknown unit"):
+        _align_down(thursday, "eons", "eons")
     with pytest.raises(InvalidParameter, match="positive"):
         call(Registry(), "smartSummarize", [ts("a", [1.0])], "0min")
     result = call(Registry(), "smartSummarize", [ts("a", [1.0, 2.0])], "20s", "sum", True)

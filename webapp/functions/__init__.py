@@ -335,9 +335,11 @@ def _validate_value(func, param, value, type_options):
     if not param.required and value is None:
         return value
     options = tuple(param.options or ()) + tuple(type_options(param.type))
-    if param.options and value not in options:
-        raise InvalidParameter(func, f'invalid option for parameter "{param.name}": {value!r}',
-                               param.name)
+    if param.options:
+        if value not in options:
+            raise InvalidParameter(
+                func, f'invalid option for parameter "{param.name}": {value!r}', param.name)
+        return value
     if param.type is ParamTypes.aggOrSeriesFunc and value not in options:
         raise InvalidParameter(func, f'invalid option for parameter "{param.name}": {value!r}',
                                param.name)

@@ -664,12 +664,13 @@ def _align_down(moment, unit, text):
     SERIES_LIST,
     Param("intervalString", ParamTypes.interval, required=True, suggestions=INTERVAL_SUGGESTIONS),
     Param("func", ParamTypes.aggFunc, default="sum"),
-    Param("alignTo", ParamTypes.any),
+    Param("alignTo", ParamTypes.string, options=(None, "years", "months", "weeks", "days",
+                                                 "hours", "minutes", "seconds", True, False)),
 ])
 def smartSummarize(ctx, seriesList, intervalString, func="sum", alignTo=None):
     """summarize() with buckets starting at the series start; with alignTo ('years',
-    'months', 'weeks' (optionally 'weeks3': ISO weekday), 'days', 'hours', 'minutes',
-    'seconds') the series are fetched again from the request start aligned to that unit."""
+    'months', 'weeks', 'days', 'hours', 'minutes', 'seconds') the series are fetched again
+    from the request start aligned to that unit (true/false are accepted and ignored)."""
     canonical = resolve(func, "smartSummarize", allow_series_suffix=False)
     interval = parse_interval(intervalString)
     if interval <= 0:
