@@ -7,6 +7,7 @@ node or the package is missing (a fresh machine before `make bench`).
 """
 import json
 import math
+import re
 import shutil
 import socket
 import subprocess
@@ -112,11 +113,36 @@ def _ours(rows):
     return {name: value for name, (_, value) in rows if not _volatile(name)}
 
 
-def run_statsd(tmp_path, statsd_conf, packets, extra_flushes=1):
-    """Flushes of real statsd: the one holding `packets`, then `extra_flushes` empty ones."""
+def run_statsd(tmp_path, statsd_conf, packets, extra_flushes=1, attempts=3):
+    """Flushes of real statsd: the one holding `packets`, then `extra_flushes` empty ones.
+
+    Retried (bounded) when statsd was too slow to take every packet before its next
+    flush, which on a busy machine splits them over two flushes."""
+    for _ in range(attempts):
+        flushes = _statsd_once(tmp_path, statsd_conf, packets, extra_flushes)
+        if flushes is not None:
+            return flushes
+    raise AssertionError(f"statsd never took all packets within one flush ({attempts} tries)")
+
+
+def _counted(mgmt_port):
+    """statsd's packets_received now, from its management port's `counters`."""
+    with socket.create_connection(("127.0.0.1", mgmt_port), timeout=5) as conn:
+        conn.sendall(b"counters\n")
+        reply = b""
+        while b"END" not in reply:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            reply += chunk
+    found = re.search(rb"packets_received'?: (\d+)", reply)
+    return int(found.group(1)) if found else -1
+
+
+def _statsd_once(tmp_path, statsd_conf, packets, extra_flushes):
     sink = GraphiteSink()
-    udp_port = _free_port()
-    conf = dict(statsd_conf, port=udp_port, address="127.0.0.1", mgmt_port=_free_port(socket.SOCK_STREAM),
+    udp_port, mgmt_port = _free_port(), _free_port(socket.SOCK_STREAM)
+    conf = dict(statsd_conf, port=udp_port, address="127.0.0.1", mgmt_port=mgmt_port,
                 mgmt_address="127.0.0.1", graphiteHost="127.0.0.1",
                 graphitePort=sink.port, automaticConfigReload=False)
     path = tmp_path / "statsd.json"
@@ -128,6 +154,16 @@ def run_statsd(tmp_path, statsd_conf, packets, extra_flushes=1):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
             for packet in packets:
                 s.sendto(packet, ("127.0.0.1", udp_port))
+        deadline = time.monotonic() + DEADLINE
+        while time.monotonic() < deadline:
+            taken = _counted(mgmt_port) >= len(packets)
+            with sink.lock:
+                flushed_since = len(sink.flushes) > 1
+            if flushed_since and not taken:
+                return None   # some packets went into the next flush: try again
+            if taken:
+                break
+            time.sleep(0.01)
         return [_parse_flush(sink.wait_for(2 + i)) for i in range(1 + extra_flushes)]
     finally:
         proc.terminate()
