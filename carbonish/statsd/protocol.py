@@ -1,16 +1,17 @@
 """statsd over Twisted: UDP datagrams and TCP chunks into the aggregator, flushed on a timer.
 
-The protocols only frame. Datagrams read in one reactor pass (Twisted's UDP port reads
-up to 256 KiB of them per readiness event) are gathered by a PacketBatcher and handed to
-the aggregator in one `process_packets` call once the reactor turns round, so the cost
-of a packet is its line, not a Python call chain. TCP is framed as statsd's TCP server
-frames it: every run of whole lines that arrives is one packet.
+The protocols only frame; the aggregator parses. UDP is read by BatchUDPPort
+(`listen_udp`): one readiness event reads every waiting datagram (up to Twisted's 256 KiB
+a pass) and hands the list to the protocol in one call, which the aggregator takes in one
+`process_packets`: a packet costs its recv and its lines, not a Python call chain. On a
+plain `reactor.listenUDP` port, or over TCP, packets go through a PacketBatcher that
+collects them until the reactor turns round. TCP is framed as statsd's TCP server frames
+it: every run of whole lines that arrives is one packet.
 
-UDP is read by BatchUDPPort (listen_udp), which hands each read pass to the protocol in
-one call. StatsdService owns the flush: every FLUSH_INTERVAL seconds (and once more when
-it stops, so the last interval is not lost) it drains the batcher, flushes the
-aggregator and hands the rows to `sink` (service.py wires it to `ingest.points`).
-`statsd_service(config, sink, reactor)` builds the whole tree: flush, UDP, TCP.
+StatsdService owns the flush: every FLUSH_INTERVAL seconds (and once more when it stops,
+so the last interval is not lost) it drains the batcher, flushes the aggregator and hands
+the rows to `sink` (service.py wires it to `ingest.points`). `statsd_service(config,
+sink, reactor)` builds the whole tree: flush first, then the UDP and TCP listeners.
 """
 import socket
 
