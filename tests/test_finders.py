@@ -1,5 +1,6 @@
 """Finders: Graphite's wildcard semantics over a real whisper tree, path safety,
 cache-point merging as graphite-web's merge_with_cache, and the cluster protocol."""
+import fnmatch
 import math
 import os
 import pickle
@@ -7,6 +8,7 @@ import pickle
 import numpy as np
 import pytest
 import whisper
+from hypothesis import given, settings as hsettings, strategies as st
 
 from webapp.errors import InputError
 from webapp.finders import (LocalFinder, Node, NodeMatcher, PatternError, RemoteError,
@@ -369,3 +371,38 @@ def test_locked_reads_with_carbonish_whisper(tmp_path):
     make(str(tmp_path), "l.one", [(NOW - 20, 1.0)])
     [result] = LocalFinder(tmp_path, lock_reads=True).fetch(["l.one"], NOW - 60, NOW, NOW)
     assert 1.0 in result.values.tolist()
+
+
+# --- property: the finder agrees with Graphite's per-node fnmatch over brace variants --
+
+_NAMES = ["ab.cd.e1", "ab.cd.e2", "ab.ce.f", "ax.cd.e1", "b.c", "b.cd", "bc.d.e1", "ab.x"]
+_NODE_PART = st.sampled_from(["a", "b", "c", "d", "e", "1", "*", "?", "[a-c]", "[!b]",
+                              "{a,b}", "{cd,ce}", "{e1,x}"])
+_PATTERN = st.lists(st.lists(_NODE_PART, min_size=1, max_size=3).map("".join),
+                    min_size=1, max_size=3).map(".".join)
+
+
+def _graphite_match(name, pattern):
+    nodes, parts = name.split("."), pattern.split(".")
+    return len(nodes) == len(parts) and all(
+        any(fnmatch.fnmatchcase(node, variant) for variant in expand_braces(part))
+        for node, part in zip(nodes, parts))
+
+
+@pytest.fixture(scope="module")
+def prop_tree(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prop")
+    for name in _NAMES:
+        make(str(root), name)
+    return root
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(pattern=_PATTERN)
+def test_find_agrees_with_graphite_fnmatch(prop_tree, pattern):
+    finder = LocalFinder(prop_tree, OracleStorage())
+    leaves = sorted(n.path for n in finder.find(pattern) if n.is_leaf)
+    assert leaves == sorted(n for n in _NAMES if _graphite_match(n, pattern))
+    branches = {n.path for n in finder.find(pattern) if not n.is_leaf}
+    prefixes = {".".join(n.split(".")[:k]) for n in _NAMES for k in range(1, n.count(".") + 1)}
+    assert branches == {p for p in prefixes if _graphite_match(p, pattern)}
