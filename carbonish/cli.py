@@ -128,6 +128,10 @@ def build_parser():
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["whisper"]:  # its own flags, --help included, belong to whisper_cli
+        from carbonish import whisper_cli
+        return whisper_cli.main(argv[1:])
     args = build_parser().parse_args(argv)
     return args.func(args)
 

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+ENDPOINT_RE = re.compile(r"zeromq (pull|rep) listening on (tcp://[\d.]+:\d+)")
 LISTENING = re.compile(r"(?P<label>[\w .-]+?) listening on (?P<kind>\w+)://(?P<host>[\d.]+):(?P<port>\d+)")
 
 CACHE_CONF = """

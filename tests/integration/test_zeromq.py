@@ -1,19 +1,16 @@
 """ZeroMQ PUSH and REQ against the real daemon; bad messages between good ones."""
 import json
-import re
 import time
 
 import whisper
 import zmq
 
-from tests.integration.daemons import wait_until, write_config
-
-ENDPOINT = re.compile(r"zeromq (pull|rep) listening on (tcp://[\d.]+:\d+)")
+from tests.integration.daemons import ENDPOINT_RE, wait_until, write_config
 
 
 def endpoints(daemon):
     def found():
-        pairs = dict(m.groups() for line in daemon.lines for m in [ENDPOINT.search(line)] if m)
+        pairs = dict(m.groups() for line in daemon.lines for m in [ENDPOINT_RE.search(line)] if m)
         return pairs if len(pairs) == 2 else None
     return wait_until(found, 10)
 
