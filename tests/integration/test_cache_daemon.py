@@ -142,3 +142,28 @@ def test_flow_control_loses_nothing_when_the_stream_is_larger_than_the_cache(tmp
         values = whisper.fetch(str(tmp_path / f"storage/whisper/flow/m{m}.wsp"),
                                now - 86000 - 10, now - 86000 + points * 10 - 10)[1]
         assert [v for v in values if v is not None] == list(map(float, range(points)))
+
+
+def test_own_metrics_are_written_under_the_agent_prefix(tmp_path, start):
+    config = write_config(tmp_path, cache_extra="CARBON_METRIC_INTERVAL = 1\nCARBON_METRIC_PREFIX = self")
+    daemon = start("cache", config)
+    now = int(time.time())
+    send_tcp(daemon.port("plaintext/tcp"), b"".join(b"own.m%d 1 %d\n" % (i, now) for i in range(7))
+             + b"bad..one 1 %d\n" % now)
+    agents = tmp_path / "storage" / "whisper" / "self" / "agents"
+    wait_until(lambda: list(agents.glob("*/metricsReceived.wsp")), 15, 0.1)
+    time.sleep(1.5)  # one more interval, so the counts of the sends are in
+    assert daemon.stop() == 0
+    (agent,) = list(agents.iterdir())
+    assert agent.name.endswith("-a")
+
+    def total(name):
+        (_, _, step), values = whisper.fetch(str(agent / f"{name}.wsp"), now - 120, now + 120)
+        return sum(v for v in values if v is not None)
+
+    assert total("metricsReceived") == 7
+    assert total("invalidNames") == 1 and total("errors") == 1
+    assert total("creates") >= 7 and total("committedPoints") >= 7
+    for name in ("cache/size", "cache/queues", "cpuUsage", "memUsage", "pointsPerUpdate", "avgUpdateTime",
+                 "updateOperations", "cache/overflow", "droppedCreates", "whitelistRejects"):
+        assert (agent / f"{name}.wsp").exists(), name
