@@ -452,3 +452,10 @@ def test_vertical_line_inside_the_range_only():
         call(Registry(), "verticalLine", "500", ctx=ctx)
     with pytest.raises(InvalidParameter, match="after end"):
         call(Registry(), "verticalLine", "2500", ctx=ctx)
+
+
+def test_holt_winters_aberration_skips_series_without_bands():
+    ctx = Ctx(start=100, end=130,
+              refetch=lambda text, start, end: [ts("other", [1.0] * 6, start=70)])
+    assert call(Registry(), "holtWintersAberration", [ts("a.b", [1.0, 2.0, 3.0], start=100)],
+                3, "30s", "20s", ctx=ctx) == []

@@ -211,9 +211,7 @@ def test_boolean_accepts_other_truthy_values(registry):
 GRAPHITE_PARAMS = json.loads((Path(__file__).parent / "data" /
                               "functions_golden.json").read_text())["__params__"]
 # Functions we do not provide yet, and params owned by the graph family (helper G's module).
-NOT_PROVIDED = {"compressPeriodicGaps", "events", "exponentialMovingAverage", "seriesByTag",
-                "holtWintersAberration", "holtWintersConfidenceArea",
-                "holtWintersConfidenceBands", "holtWintersForecast"}
+NOT_PROVIDED = {"compressPeriodicGaps", "events", "seriesByTag"}
 GRAPH_FAMILY_DIFFERENCES = {"dashed", "legendValue"}
 
 

@@ -14,7 +14,8 @@ from webapp.errors import InputError
 from webapp.functions.intervals import parse_interval
 from webapp.series import EmptySeriesList, TimeSeries
 
-FAMILIES = ("combine", "transform", "calculate", "filter", "sort", "alias", "special", "graph")
+FAMILIES = ("combine", "transform", "calculate", "forecast", "filter", "sort", "alias",
+            "special", "graph")
 
 NOTSET = None
 INF = float("inf")

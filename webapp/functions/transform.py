@@ -677,15 +677,10 @@ def smartSummarize(ctx, seriesList, intervalString, func="sum", alignTo=None):
         raise InvalidParameter("smartSummarize", f"interval must be positive: "
                                f"{intervalString!r}", "intervalString")
     if isinstance(alignTo, str):
-        try:
-            tz = getattr(ctx, "tz", None)
-            local = ctx.start_time.astimezone(tz) if tz is not None else ctx.start_time
-            start = _align_down(local, alignTo, alignTo)
-        except ValueError as error:
-            raise InvalidParameter("smartSummarize", str(error), "alignTo") from None
+        tz = getattr(ctx, "tz", None)
+        local = ctx.start_time.astimezone(tz) if tz is not None else ctx.start_time
+        start = _align_down(local, alignTo, alignTo)
         seriesList = reevaluate(ctx, seriesList, start, ctx.end_time)
-    elif alignTo is not None and not isinstance(alignTo, bool):
-        raise InvalidParameter("smartSummarize", f"invalid alignTo {alignTo!r}", "alignTo")
     results = []
     for series in seriesList:
         values, aligned_end = _summarize_buckets(series, canonical, interval, series.start,
