@@ -91,6 +91,11 @@ def test_consolidate_nudges_start_onto_multiples_of_the_new_step():
     assert [ts for _, ts in result.datapoints()] == list(range(1100, 2001, 100))
 
 
+def test_consolidate_refuses_fewer_than_one_point():
+    with pytest.raises(InputError, match="maxDataPoints must be at least 1, not 0"):
+        consolidate(TimeSeries("a", 0, 100, 10, np.arange(10.0)), 0)
+
+
 def test_consolidate_keeps_a_series_that_fits():
     series = TimeSeries("a", 0, 100, 10, np.arange(10.0))
     result = consolidate(series, 10)

@@ -245,6 +245,8 @@ def consolidate(series, max_data_points, time_range=None):
     numberOfDataPoints is time_range / step); it defaults to this series' own range.
     Returns a new series (the input is not changed); a series that already fits is copied."""
     max_data_points = int(max_data_points)
+    if max_data_points < 1:
+        raise InputError(f"maxDataPoints must be at least 1, not {max_data_points}")
     if max_data_points == 1:
         if not len(series):
             return series.copy(path_expression=series.path_expression)
