@@ -99,6 +99,10 @@ MAX_TIMESTAMP = 2 ** (8 * longSize) - 1
 _HEAD_READ = metadataSize + 4 * archiveInfoSize + pointSize
 # An update touching more separate runs of slots than this rewrites the span instead.
 _MAX_SCATTER_WRITES = 8
+# Up to this many points an update runs in plain Python (whisper's own algorithm over
+# pread/pwrite): numpy's fixed cost per call only pays off on larger batches.
+_SMALL_BATCH = 32
+_POINT = struct.Struct(pointFormat)
 
 aggregationTypeToMethod = MappingProxyType({
     1: "average",
@@ -350,16 +354,24 @@ def _pread(fd, name, size, offset):
     return data
 
 
-def _read_ring(fd, header, archive, first_slot, count):
-    """`count` (<= points) consecutive slots from `first_slot`, wrapping, as records."""
+def _ring_bytes(fd, header, archive, first_slot, count):
+    """The bytes of `count` (<= points) consecutive slots from `first_slot`, wrapping."""
     start = archive.offset + first_slot * pointSize
     tail = archive.points - first_slot
     if count <= tail:
-        data = _pread(fd, header.name, count * pointSize, start)
-    else:
-        data = (_pread(fd, header.name, tail * pointSize, start)
-                + _pread(fd, header.name, (count - tail) * pointSize, archive.offset))
-    return np.frombuffer(data, POINT_DTYPE)
+        return _pread(fd, header.name, count * pointSize, start)
+    return (_pread(fd, header.name, tail * pointSize, start)
+            + _pread(fd, header.name, (count - tail) * pointSize, archive.offset))
+
+
+def _read_ring(fd, header, archive, first_slot, count):
+    """`count` (<= points) consecutive slots from `first_slot`, wrapping, as records."""
+    return np.frombuffer(_ring_bytes(fd, header, archive, first_slot, count), POINT_DTYPE)
+
+
+def _forget_points(header):
+    """Drop the cached bytes past the archive table: points are about to change."""
+    header.head = header.head[:metadataSize + len(header.archives) * archiveInfoSize]
 
 
 def _fd_name(fh):
@@ -573,7 +585,7 @@ def _select_rows(method, values, known):
 def _write_slots(fd, header, archive, slots, records):
     """Write records (unique slots, any order) into the archive: one write per run of
     adjacent slots, or one read-modify-write of the whole span when the runs are many."""
-    header.head = header.head[:metadataSize + len(header.archives) * archiveInfoSize]
+    _forget_points(header)
     breaks = np.flatnonzero(slots[1:] - slots[:-1] != 1) + 1
     if len(breaks) < _MAX_SCATTER_WRITES:
         bounds = [0, *breaks.tolist(), len(slots)]
@@ -660,13 +672,18 @@ def _update_archive(fd, header, index, intervals, values):
         higher = lower
 
 
+def _window(higher, lower):
+    """Points per propagation window. whisper's read of lower.step // higher.step points
+    wraps at the archive's end, which only a hand-made file (too few points to
+    consolidate, or archives out of step order) reaches: it then reads that many
+    modulo the ring."""
+    return (lower.step // higher.step) % higher.points or higher.points
+
+
 def _propagate(fd, header, higher, lower, lower_intervals):
     """Aggregate `higher`'s points into each of the lower intervals that has enough
     known points (xFilesFactor); return whether any was written."""
-    # Points per window; whisper's read of lower.step // higher.step points wraps at
-    # the archive's end, which only a hand-made file (points too few to consolidate, or
-    # archives out of step order) can reach: then it reads that many modulo the ring.
-    k = (lower.step // higher.step) % higher.points or higher.points
+    k = _window(higher, lower)
     times, values = _read_windows(fd, header, higher, lower, lower_intervals, k)
     expected = lower_intervals[:, None] + np.arange(k) * higher.step
     known = times == expected
@@ -770,10 +787,7 @@ def _file_update(fd, name, value, timestamp, now, lock, autoflush):
     else:
         raise TimestampNotCovered(
             "Timestamp %d (age %d) is older than every archive of %s" % (timestamp, diff, name))
-    interval = timestamp - timestamp % archive.step
-    _check_timestamps([interval], name)
-    _update_archive(fd, header, index, np.array([interval], np.int64),
-                    np.array([value], np.float64))
+    _small_archive_update(fd, header, index, [(timestamp, value)])
     _finish_write(fd, _opt(autoflush, AUTOFLUSH))
 
 
@@ -785,8 +799,7 @@ def update_many(path, points, now=None, lock=None, autoflush=None, fadvise_rando
     given)."""
     if not points:
         return
-    timestamps, values = _points_to_arrays(points)
-    _update_path(path, timestamps, values, now, lock, autoflush, fadvise_random)
+    _update_path(path, _batch(points), now, lock, autoflush, fadvise_random)
 
 
 def update_many_arrays(path_or_fh, timestamps, values, now=None, lock=None,
@@ -802,11 +815,15 @@ def update_many_arrays(path_or_fh, timestamps, values, now=None, lock=None,
                          % (timestamps.shape, values.shape))
     if not len(timestamps):
         return
-    if isinstance(path_or_fh, (str, bytes, os.PathLike)):
-        _update_path(path_or_fh, timestamps, values, now, lock, autoflush, fadvise_random)
+    if len(timestamps) <= _SMALL_BATCH:
+        batch = list(zip(timestamps.tolist(), values.tolist()))
     else:
-        _file_update_arrays(_prepare_fh(path_or_fh), _fd_name(path_or_fh), timestamps,
-                            values, now, lock, autoflush)
+        batch = (timestamps, values)
+    if isinstance(path_or_fh, (str, bytes, os.PathLike)):
+        _update_path(path_or_fh, batch, now, lock, autoflush, fadvise_random)
+    else:
+        _file_update_batch(_prepare_fh(path_or_fh), _fd_name(path_or_fh), batch, now, lock,
+                           autoflush)
 
 
 def _points_to_arrays(points):
@@ -824,23 +841,37 @@ def _points_to_arrays(points):
         return timestamps, np.array([v for _, v in pairs], np.float64)
 
 
-def _update_path(path, timestamps, values, now, lock, autoflush, fadvise_random):
+def _batch(points):
+    """A small batch as a list of (int, float) pairs, a large one as two arrays."""
+    if not hasattr(points, "__len__"):
+        points = list(points)
+    if len(points) <= _SMALL_BATCH:
+        return [(int(t), float(v)) for (t, v) in points]
+    return _points_to_arrays(points)
+
+
+def _update_path(path, batch, now, lock, autoflush, fadvise_random):
     fd = os.open(path, os.O_RDWR)
     try:
         if CAN_FADVISE and _opt(fadvise_random, FADVISE_RANDOM):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-        _file_update_arrays(fd, path, timestamps, values, now, lock, autoflush)
+        _file_update_batch(fd, path, batch, now, lock, autoflush)
     finally:
         os.close(fd)
+
+
+def _file_update_batch(fd, name, batch, now, lock, autoflush):
+    if isinstance(batch, list):
+        _file_update_pairs(fd, name, batch, now, lock, autoflush)
+    else:
+        _file_update_arrays(fd, name, *batch, now, lock, autoflush)
 
 
 def file_update_many(fh, points, now=None, lock=None, autoflush=None):
     """update_many on an open file (points in any order)."""
     if not points:
         return
-    timestamps, values = _points_to_arrays(points)
-    _file_update_arrays(_prepare_fh(fh), _fd_name(fh), timestamps, values, now, lock,
-                        autoflush)
+    _file_update_batch(_prepare_fh(fh), _fd_name(fh), _batch(points), now, lock, autoflush)
 
 
 def _file_update_arrays(fd, name, timestamps, values, now, lock, autoflush):
@@ -868,15 +899,13 @@ def _chronological(timestamps, values):
     """Points in ascending time; equal timestamps in reverse order given, so that the
     first given is the last of its run (whisper sorts newest first, stably, then
     reverses each archive's share)."""
-    if len(timestamps) > 1:
-        step = timestamps[1:] - timestamps[:-1]
-        if (step > 0).all():
-            return timestamps, values
-        if (step < 0).all():
-            return timestamps[::-1], values[::-1]
-        order = len(timestamps) - 1 - np.argsort(timestamps[::-1], kind="stable")
-        return timestamps[order], values[order]
-    return timestamps, values
+    step = timestamps[1:] - timestamps[:-1]
+    if (step > 0).all():
+        return timestamps, values
+    if (step < 0).all():
+        return timestamps[::-1], values[::-1]
+    order = len(timestamps) - 1 - np.argsort(timestamps[::-1], kind="stable")
+    return timestamps[order], values[order]
 
 
 def _update_bucket(fd, header, index, timestamps, values, name):
@@ -1232,3 +1261,98 @@ def fill_range(src, dst, tstart, tstop, now=None, lock=None):
         tstop = from_time
         if tstart == tstop:
             return
+
+
+# --- small batches: whisper's algorithm in plain Python over pread/pwrite ---------------
+def _file_update_pairs(fd, name, pairs, now, lock, autoflush):
+    """update_many of a few (int, float) pairs, walking the archives as whisper does."""
+    if _opt(lock, LOCK):
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    header = _read_header(fd, name)
+    if now is None:
+        now = int(time.time())
+    pairs.sort(key=operator.itemgetter(0), reverse=True)      # newest first, stable
+    archives = header.archives
+    index, share = 0, []
+    for point in pairs:
+        age = now - point[0]
+        while archives[index].retention < age:
+            if share:
+                _small_archive_update(fd, header, index, share[::-1])
+                share = []
+            index += 1
+            if index == len(archives):
+                break
+        if index == len(archives):
+            break               # the rest are older than the file's retention
+        share.append(point)
+    if share:
+        _small_archive_update(fd, header, index, share[::-1])
+    _finish_write(fd, _opt(autoflush, AUTOFLUSH))
+
+
+def _small_archive_update(fd, header, index, points):
+    """Write chronological points into archive `index` and propagate them."""
+    archive = header.archives[index]
+    step = archive.step
+    aligned = [(t - t % step, v) for t, v in points]
+    unique = [p for p, after in zip(aligned, aligned[1:] + [(None, None)])
+              if p[0] != after[0]]
+    _check_timestamps([unique[0][0], unique[-1][0]], header.name)
+    _small_write(fd, header, archive, unique)
+    higher = archive
+    for lower in header.archives:
+        if lower.step <= archive.step:
+            continue
+        intervals = set([t - t % lower.step for t, _ in aligned])   # whisper's set order
+        if not _small_propagate(fd, header, higher, lower, intervals):
+            break
+        higher = lower
+
+
+def _small_write(fd, header, archive, points):
+    """Write unique ascending (interval, value) points, one pwrite per run of slots."""
+    base = _read_base(fd, header, archive)
+    _forget_points(header)
+    if base == 0:
+        base = points[0][0]
+    step, size = archive.step, archive.points
+    slotted = [(((t - base) // step) % size, t, v) for t, v in points]
+    if points[-1][0] - points[0][0] >= archive.retention:
+        slotted = sorted({slot: (slot, t, v) for slot, t, v in slotted}.values())
+    run_start, previous, packed = None, None, []
+    for slot, t, v in slotted:
+        if previous is not None and slot != previous + 1:
+            os.pwrite(fd, b"".join(packed), archive.offset + run_start * pointSize)
+            packed = []
+        if not packed:
+            run_start = slot
+        packed.append(_POINT.pack(t, v))
+        previous = slot
+    os.pwrite(fd, b"".join(packed), archive.offset + run_start * pointSize)
+
+
+def _small_propagate(fd, header, higher, lower, intervals):
+    """whisper's __propagate for each lower interval, in whisper's order."""
+    k = _window(higher, lower)
+    window = struct.Struct("!" + pointFormat[1:] * k)
+    higher_base = _read_base(fd, header, higher)
+    lower_base = _read_base(fd, header, lower)
+    written = False
+    for interval in intervals:
+        first = 0 if higher_base == 0 else \
+            ((interval - higher_base) // higher.step) % higher.points
+        unpacked = window.unpack(_ring_bytes(fd, header, higher, first, k))
+        neighbors = [value if t == interval + i * higher.step else None
+                     for i, (t, value) in enumerate(zip(unpacked[::2], unpacked[1::2]))]
+        known = [v for v in neighbors if v is not None]
+        if not known or len(known) / k < header.xff:
+            continue
+        if lower_base == 0:
+            lower_base = interval
+        slot = ((interval - lower_base) // lower.step) % lower.points
+        _forget_points(header)
+        os.pwrite(fd, _POINT.pack(interval, aggregate(header.method, known, neighbors)),
+                  lower.offset + slot * pointSize)
+        written = True
+    return written

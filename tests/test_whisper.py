@@ -244,9 +244,16 @@ def test_update_many_bad_point_raises_what_whisper_raises(tmp_path, bad):
         cw.update_many(pair.b, [(NOW - 10, 1.0), bad], now=NOW)
 
 
-def test_update_many_nan_values_are_stored_as_values(tmp_path):
-    pair = Pair(tmp_path, [(10, 6), (60, 10)], 0.0, "max")
-    pair.update_many([(NOW - 10, math.nan), (NOW - 20, 1.0), (NOW, math.inf)], NOW)
+LARGE = 40     # more points than the plain-Python path takes: the numpy path runs
+
+
+@pytest.mark.parametrize("method", ["max", "sum", "average", "avg_zero"])
+@pytest.mark.parametrize("extra", [0, LARGE])
+def test_update_many_nan_values_are_stored_as_values(tmp_path, method, extra):
+    pair = Pair(tmp_path, [(10, 6), (60, 10)], 0.0, method)
+    padding = [(NOW - 60 - 10 * i, float(i)) for i in range(extra)]
+    pair.update_many([(NOW - 10, math.nan), (NOW - 20, 1.0), (NOW, math.inf),
+                      (NOW - 30, -math.inf)] + padding, NOW)
     pair.assert_same()
     values = cw.fetch(pair.b, NOW - 50, NOW, now=NOW)[1]
     assert values[2] == 1.0 and math.isnan(values[3]) and values[4] == math.inf
@@ -547,6 +554,9 @@ def test_autoflush_lock_and_fadvise_paths_write_the_same_bytes(tmp_path):
     cw.update_many(b, [(NOW - 10, 1.0), (NOW - 20, 3.0)], now=NOW, **opts)
     oracle.update(a, 2.0, NOW - 30, now=NOW)
     cw.update(b, 2.0, NOW - 30, now=NOW, **opts)
+    many = [(NOW - i, float(i)) for i in range(LARGE)]
+    oracle.update_many(a, many, now=NOW)
+    cw.update_many(b, many, now=NOW, **opts)
     oracle.setAggregationMethod(a, "sum")
     cw.setAggregationMethod(b, "sum", lock=True, autoflush=True)
     assert read(a) == read(b)
@@ -675,13 +685,32 @@ def test_points_at_interval_zero_match_whisper(tmp_path):
     pair.assert_same()
 
 
+def test_large_batch_from_interval_zero_matches_whisper(tmp_path):
+    pair = Pair(tmp_path, [(1, 60), (10, 10)], 0.0, "sum")
+    pair.update_many([(t, float(t)) for t in range(LARGE)], LARGE)
+    pair.assert_same()
+
+
+@pytest.mark.parametrize("size", [5, LARGE])
+def test_update_many_takes_any_iterable_as_whisper(tmp_path, size):
+    pair = Pair(tmp_path, [(10, 60), (60, 60)])
+    points = [(NOW - 10 * i, None if i % 3 else float(i)) for i in range(size)]
+    oracle.update_many(pair.a, filter(lambda p: p[1] is not None, points), now=NOW)
+    cw.update_many(pair.b, filter(lambda p: p[1] is not None, points), now=NOW)
+    cw.update_many(pair.b, (p for p in ()), now=NOW)
+    pair.assert_same()
+
+
 def test_now_defaults_to_the_clock(tmp_path):
     pair = Pair(tmp_path, [(10, 60), (60, 60)])
     with freeze_time(datetime.datetime.fromtimestamp(NOW, datetime.timezone.utc)):
+        many = [(NOW - 20 - i, 3.0) for i in range(LARGE)]
         cw.update(pair.b, 1.0)
         cw.update_many(pair.b, [(NOW - 10, 2.0)])
+        cw.update_many(pair.b, many)
         oracle.update(pair.a, 1.0)
         oracle.update_many(pair.a, [(NOW - 10, 2.0)])
+        oracle.update_many(pair.a, many)
         assert cw.fetch(pair.b, NOW - 30) == oracle.fetch(pair.a, NOW - 30)
         cw.merge(pair.b, pair.a)
     pair.assert_same()
@@ -712,6 +741,9 @@ def test_future_points_sharing_a_lower_slot_match_whisper(tmp_path):
     pair = Pair(tmp_path, [(1, 10), (2, 6)], 0.0, "sum")
     pair.update_many([(NOW - 10, 1.0), (NOW + 2, 2.0)], NOW)
     pair.update_many([(NOW - 7, 3.0), (NOW + 5, 4.0), (NOW - 1, 5.0)], NOW)
+    pair.assert_same()
+    many = [(NOW - 10, float(i)) for i in range(LARGE // 2)]
+    pair.update_many(many + [(NOW + 2, float(i)) for i in range(LARGE // 2)], NOW)
     pair.assert_same()
 
 
