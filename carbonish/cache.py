@@ -38,25 +38,32 @@ class MetricCache:
 
     def add(self, names, timestamps, values):
         """Add parallel columns (list of str, int64 array, float64 array)."""
-        ids = self._id_array(names)
+        ids = [self._ids.get(name) for name in names]
+        for i, name in enumerate(names):
+            if ids[i] is None:
+                ids[i] = self.register(name)
+        self.add_ids(np.array(ids, dtype=np.int64), timestamps, values)
+
+    def ids(self, names):
+        """The id of every name, None for a name the cache has not seen."""
+        get = self._ids.get
+        return [get(name) for name in names]
+
+    def register(self, name):
+        """Give `name` an id (the Ingest registers only names it found valid)."""
+        metric = self._ids.get(name)
+        if metric is None:
+            metric = self._ids[name] = len(self._names)
+            self._names.append(name)
+        return metric
+
+    def add_ids(self, ids, timestamps, values):
         with self._lock:
             self._segments.append((ids, timestamps, values))
             self.size += len(ids)
             if self.size >= self.max_size:
                 self.full = True
         self._wakeup.set()
-
-    def _id_array(self, names):
-        get = self._ids.get
-        ids = [get(name) for name in names]
-        if None in ids:
-            for i, name in enumerate(names):
-                if ids[i] is None:
-                    ids[i] = self._ids.get(name)
-                    if ids[i] is None:
-                        ids[i] = self._ids[name] = len(self._names)
-                        self._names.append(name)
-        return np.array(ids, dtype=np.int64)
 
     def on_resume(self, callback):
         """Call `callback()` (from the writer thread) when a full cache drains below the

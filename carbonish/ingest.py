@@ -13,7 +13,6 @@ from carbonish import names as metric_names
 from carbonish.parse import parse_plaintext, points_to_batch
 
 MAX_TIMESTAMP = 2 ** 32 - 1  # Whisper stores uint32 seconds
-KNOWN_NAMES_LIMIT = 1_000_000
 
 
 @dataclass
@@ -74,7 +73,6 @@ class Ingest:
         self.clock = clock
         self.filters = filters
         self.max_future = max_future
-        self._known = set()  # names already found valid and allowed
 
     def plaintext(self, data):
         return self.batch(parse_plaintext(data))
@@ -90,43 +88,39 @@ class Ingest:
         if not len(batch):
             return result
         now = self.clock.seconds()
-        keep = self._check_names(batch.names, result)
+        ids = self.cache.ids(batch.names)
+        keep = self._check_new_names(batch.names, ids, result) if None in ids else None
         keep = self._check_numbers(batch, keep, now, result)
-        names = batch.names
+        timestamps, values = batch.timestamps, batch.values
         if keep is not None:
             index = np.flatnonzero(keep)
-            names = [names[i] for i in index]
-            timestamps, values = batch.timestamps[index], batch.values[index]
-        else:
-            timestamps, values = batch.timestamps, batch.values
-        if names:
+            ids = [ids[i] for i in index]
+            timestamps, values = timestamps[index], values[index]
+        if ids:
             timestamps = np.where(np.isnan(timestamps), now, timestamps).astype(np.int64)
-            self.cache.add(names, timestamps, values)
-            self.counters.increment("metricsReceived", len(names))
-        result.accepted = len(names)
+            self.cache.add_ids(np.array(ids, dtype=np.int64), timestamps, values)
+            self.counters.increment("metricsReceived", len(ids))
+        result.accepted = len(ids)
         return result
 
-    def _check_names(self, names, result):
-        unknown = set(names).difference(self._known)
-        if not unknown:
-            return None
-        bad = {}
-        for name in unknown:
-            reason = self._name_rejection(name)
-            if reason is None:
-                if len(self._known) >= KNOWN_NAMES_LIMIT:
-                    self._known.clear()
-                self._known.add(name)
+    def _check_new_names(self, names, ids, result):
+        """Names the cache has no id for yet: valid and allowed ones get one (`ids` is
+        filled in place); the rest are rejected. Returns the keep mask, or None."""
+        verdicts = {}
+        for i, name in enumerate(names):
+            if ids[i] is not None:
+                continue
+            if name not in verdicts:
+                reason = self._name_rejection(name)
+                verdicts[name] = self.cache.register(name) if reason is None else reason
+            verdict = verdicts[name]
+            if isinstance(verdict, int):
+                ids[i] = verdict
             else:
-                bad[name] = reason
-        if not bad:
+                self._reject(result, *verdict)
+        if all(isinstance(v, int) for v in verdicts.values()):
             return None
-        keep = np.fromiter((name not in bad for name in names), dtype=bool, count=len(names))
-        for name in names:
-            if name in bad:
-                kind, message = bad[name]
-                self._reject(result, kind, message)
-        return keep
+        return np.fromiter((i is not None for i in ids), dtype=bool, count=len(ids))
 
     def _name_rejection(self, name):
         try:

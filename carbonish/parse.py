@@ -114,12 +114,13 @@ def parse_numbers(chunk, data, starts, stops):
     division, the same double float() gives.
     """
     lengths = stops - starts
-    short = lengths <= _WIDTH
-    columns = np.arange(-_WIDTH, 0)
+    width = min(int(lengths.max()), _WIDTH)
+    short = lengths <= width
+    columns = np.arange(-width, 0)
     index = stops[:, None] + columns
     chars = np.where(columns >= -lengths[:, None], data[np.maximum(index, 0)], 0)
     rows = np.arange(len(starts))
-    first = np.clip(_WIDTH - lengths, 0, _WIDTH - 1)
+    first = np.clip(width - lengths, 0, width - 1)
     negative = chars[rows, first] == 45
     chars[rows[negative], first[negative]] = 48  # the sign becomes a leading zero
     dots = chars == 46
@@ -128,8 +129,8 @@ def parse_numbers(chunk, data, starts, stops):
     plain = (short & ~_NOT_PLAIN[chars].any(axis=1) & (ndots <= 1)
              & (ndigits >= 1) & (ndigits <= _MAX_DIGITS))
     digits = np.where(chars >= 48, chars - 48, 0).astype(np.int64)
-    spread = digits @ _DIGIT_WEIGHTS  # the dot column counts as a digit 0
-    fraction = dots @ np.arange(_WIDTH - 1, -1, -1)  # characters right of the dot
+    spread = digits @ _DIGIT_WEIGHTS[-width:]  # the dot column counts as a digit 0
+    fraction = dots @ np.arange(width - 1, -1, -1)  # characters right of the dot
     low = spread % (10 ** fraction)
     mantissa = np.where(ndots > 0, (spread - low) // 10 + low, spread)
     result = mantissa / _POWERS[fraction]

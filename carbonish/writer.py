@@ -9,12 +9,17 @@ import math
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from twisted.application.service import Service
 from twisted.internet import defer
 
 from carbonish import names, whisper
+
+
+CREATE_THREADS = 4
+READY, DEFERRED, FAILED = "ready", "deferred", "failed"
 
 
 class TokenBucket:
@@ -101,22 +106,25 @@ class Writer:
         self._paths = {}  # metric id -> its file's path; ids are stable in a daemon
         self._existing = set()  # ids whose file is known to exist
         self._folders = set()  # folders known to exist
+        self._pool = None  # create threads, made on first use
 
     def write_pass(self, shutdown=False):
         """Write what the plan allows; returns how many metrics were written."""
         self.cache.group()
+        plan = self.cache.plan(self.options.strategy)
+        waiting = self._prepare_files(plan, shutdown)
         written = 0
-        for metric in self.cache.plan(self.options.strategy):
+        for metric in plan:
+            state = waiting.get(metric)
+            if state is DEFERRED:
+                continue  # its points wait in the cache for the create limit
             if not self.updates.take():
                 break
             name, timestamps, values = self.cache.begin_write(metric)
-            path = self._path(metric, name)
-            if metric not in self._existing:
-                if not os.path.exists(path) and not self._create(name, path, shutdown):
-                    self.cache.abort_write(metric)
-                    continue
-                self._existing.add(metric)
-            if self._update(name, path, timestamps, values):
+            if state is FAILED:
+                self.counters.increment("droppedPoints", len(timestamps))
+                self.cache.end_write(metric)
+            elif self._update(name, self._path(metric), timestamps, values):
                 self.cache.end_write(metric)
                 written += 1
             else:  # the file went away under us: create it again next pass
@@ -124,39 +132,71 @@ class Writer:
                 self.cache.abort_write(metric)
         return written
 
-    def _path(self, metric, name):
+    def _path(self, metric):
         path = self._paths.get(metric)
         if path is None:
+            name = self.cache.name_of(metric)
             path = self._paths[metric] = str(names.name_to_path(self.options.data_dir, name))
         return path
 
-    def _create(self, name, path, shutdown):
-        if not shutdown and not self.creates.take():
+    def _prepare_files(self, plan, shutdown):
+        """Make sure the plan's metrics have files: {metric: DEFERRED or FAILED} for those
+        that do not. Unlimited creates run on a few threads at once: creating a file is
+        mostly the kernel's work, done outside the GIL."""
+        new = [metric for metric in plan if metric not in self._existing]
+        if not new:
+            return {}
+        if shutdown or math.isinf(self.creates.capacity):
+            outcomes = self._creators().map(self._ensure_file, new) if len(new) > 1 else [
+                self._ensure_file(new[0])]
+        else:
+            outcomes = [self._ensure_file(metric, self.creates.take) for metric in new]
+        states = {}
+        for metric, outcome in zip(new, outcomes):
+            if outcome is READY:
+                self._existing.add(metric)
+            else:
+                states[metric] = outcome
+        return states
+
+    def _creators(self):
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(CREATE_THREADS, thread_name_prefix="carbonish-create")
+        return self._pool
+
+    def _ensure_file(self, metric, allowed=None):
+        path = self._path(metric)
+        if os.path.exists(path):
+            return READY
+        if allowed is not None and not allowed():
             self.counters.increment("deferredCreates")
-            return False
+            return DEFERRED
+        return self._create(self.cache.name_of(metric), path)
+
+    def _create(self, name, path):
         archives = self.rules.archives_for(name)
         xff, method = self.rules.aggregation_for(name)
+        folder = os.path.dirname(path)
         try:
-            folder = os.path.dirname(path)
             if folder not in self._folders:
                 os.makedirs(folder, exist_ok=True)
                 self._folders.add(folder)
-            whisper.create(str(path), list(archives), xFilesFactor=xff, aggregationMethod=method,
+            whisper.create(path, list(archives), xFilesFactor=xff, aggregationMethod=method,
                            sparse=self.options.sparse, useFallocate=self.options.fallocate)
         except whisper.InvalidConfiguration as exc:
             if os.path.exists(path):  # created meanwhile by another process: use it
-                return True
+                return READY
             self._failed("createErrors", f"{name}: {exc}")
-            return True  # the update below fails too and the points are counted lost
+            return FAILED
         except OSError as exc:
             self._folders.discard(folder)
             self._failed("createErrors", f"{name}: cannot create {path}: {exc.strerror}")
-            return True
+            return FAILED
         self.counters.increment("creates")
         if self.options.log_creates:
             self.log.logger.info("created {path} {archives} xff={xff} {method}",
                                  path=path, archives=archives, xff=xff, method=method)
-        return True
+        return READY
 
     def _update(self, name, path, timestamps, values):
         """True when the points are done with (written, or refused and counted)."""
@@ -203,6 +243,9 @@ class Writer:
         while self.cache.size:
             if not self.write_pass(shutdown=True) and self.cache.size:
                 time.sleep(self.updates.wait_time() or 0.001)
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
 
 
 class WriterService(Service):
