@@ -103,6 +103,8 @@ _MAX_SCATTER_WRITES = 8
 # pread/pwrite): numpy's fixed cost per call only pays off on larger batches.
 _SMALL_BATCH = 32
 _POINT = struct.Struct(pointFormat)
+# Up to this many points a fetch decodes with struct rather than numpy.
+_SMALL_FETCH = 64
 
 aggregationTypeToMethod = MappingProxyType({
     1: "average",
@@ -947,7 +949,10 @@ def file_fetch_array(fh, fromTime, untilTime=None, now=None, archiveToSelect=Non
                   archiveToSelect, _as_array)
 
 
-def _as_array(time_info, known, values):
+def _as_array(time_info, raw):
+    if raw is not None and len(raw) <= _SMALL_FETCH * pointSize:
+        return time_info, np.array(_decode_small(time_info, raw), np.float64)  # None: NaN
+    known, values = _decode(time_info, raw)
     if known is None:
         return time_info, np.full(len(values), np.nan)
     if known.all():
@@ -955,7 +960,10 @@ def _as_array(time_info, known, values):
     return time_info, np.where(known, values, np.nan)
 
 
-def _as_lists(time_info, known, values):
+def _as_lists(time_info, raw):
+    if raw is not None and len(raw) <= _SMALL_FETCH * pointSize:
+        return time_info, _decode_small(time_info, raw)
+    known, values = _decode(time_info, raw)
     if known is None:
         return time_info, [None] * len(values)
     if known.all():
@@ -966,8 +974,8 @@ def _as_lists(time_info, known, values):
         for i in missing.tolist():
             result[i] = None
         return time_info, result
-    boxed = values.astype(object)
-    boxed[missing] = None
+    boxed = np.full(len(values), None, object)
+    boxed[known] = values[known]
     return time_info, boxed.tolist()
 
 
@@ -1006,7 +1014,8 @@ def _select_archive(header, age, archiveToSelect):
 
 
 def _archive_fetch(fd, header, archive, fromTime, untilTime):
-    """(time_info, known mask or None for a never-written archive, float64 values)."""
+    """(time_info, the bytes of the slots from fromInterval, or None if the archive
+    was never written)."""
     step = archive.step
     from_interval = int(fromTime - (fromTime % step)) + step
     until_interval = int(untilTime - (untilTime % step)) + step
@@ -1015,14 +1024,31 @@ def _archive_fetch(fd, header, archive, fromTime, untilTime):
     time_info = (from_interval, until_interval, step)
     base = _read_base(fd, header, archive)
     if base == 0:
-        return time_info, None, np.empty((until_interval - from_interval) // step)
+        return time_info, None
     first = (from_interval - base) // step % archive.points
     last = (until_interval - base) // step % archive.points
     count = (last - first) % archive.points or archive.points
-    records = _read_ring(fd, header, archive, first, count)
-    known = records["t"] == np.arange(from_interval, from_interval + count * step, step,
+    return time_info, _ring_bytes(fd, header, archive, first, count)
+
+
+def _decode(time_info, raw):
+    """(known mask, float64 values) of fetched bytes; (None, empty values of the range's
+    length) for a never-written archive."""
+    start, end, step = time_info
+    if raw is None:
+        return None, np.empty((end - start) // step)
+    records = np.frombuffer(raw, POINT_DTYPE)
+    known = records["t"] == np.arange(start, start + len(records) * step, step,
                                       dtype=np.int64)
-    return time_info, known, records["v"].astype(np.float64)
+    return known, records["v"].astype(np.float64)
+
+
+def _decode_small(time_info, raw):
+    """A few fetched points as a list with None for gaps, without numpy's fixed cost."""
+    start, _, step = time_info
+    unpacked = struct.unpack("!" + pointFormat[1:] * (len(raw) // pointSize), raw)
+    return [value if t == start + i * step else None
+            for i, (t, value) in enumerate(zip(unpacked[::2], unpacked[1::2]))]
 
 
 # --- merge / diff ----------------------------------------------------------------------
@@ -1072,8 +1098,10 @@ def _merge(fd_from, name_from, fd_to, name_to, time_from, time_to, now, lock, au
         oldest = now - archive.retention
         if until_time < oldest:
             continue
-        (start, _, step), known, values = _archive_fetch(
+        time_info, raw = _archive_fetch(
             fd_from, header_from, archive, max(from_time, oldest), until_time)
+        known, values = _decode(time_info, raw)
+        start, _, step = time_info
         if known is None or not known.any():
             continue
         intervals = start + step * np.flatnonzero(known).astype(np.int64)
