@@ -6,7 +6,7 @@ from webapp.functions.aggfuncs import reduce_columns, reduce_vector, resolve, xf
 from webapp.functions.calculate import percentile_of
 from webapp.functions.combine import percentile_columns
 from webapp.functions.common import compile_regex, derive
-from webapp.series import stack, stack_values
+from webapp.series import stack
 
 SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
 N_INT = Param("n", ParamTypes.integer, required=True)
@@ -23,26 +23,39 @@ OPERATORS = {
 
 
 BATCHED = ("sum", "average", "avg_zero", "count", "min", "max")
-BATCH = 256
+BATCH = 64
+
+
+def _batch_values(rows, matrix, valid, func):
+    """Aggregates of up to BATCH rows, worked in place in the reused `matrix`/`valid`."""
+    matrix = matrix[:len(rows)]
+    valid = valid[:len(rows)]
+    matrix.fill(np.nan)
+    for index, row in enumerate(rows):
+        matrix[index, :len(row)] = row
+    np.isnan(matrix, out=valid)
+    np.logical_not(valid, out=valid)
+    count = valid.sum(axis=1)
+    if func in ("min", "max"):
+        return (np.fmin if func == "min" else np.fmax).reduce(matrix, axis=1), count
+    np.nan_to_num(matrix, copy=False, nan=0.0)
+    np.cumsum(matrix, axis=1, out=matrix)  # row by row, in order: Python's sum()
+    return matrix[:, -1].copy(), count
 
 
 def _batched_summary(series_list, func):
-    """series_summary for the cheap aggregations, a batch of series at a time (row sums by
-    cumsum along each row: Python's sum() order)."""
+    """series_summary for the cheap aggregations, a batch of series at a time."""
+    width = max((len(series) for series in series_list), default=0)
+    if not width:
+        return [0.0 if func == "count" else None for _ in series_list]
+    matrix = np.empty((min(BATCH, len(series_list)), width))
+    valid = np.empty(matrix.shape, dtype=bool)
     results = []
     for begin in range(0, len(series_list), BATCH):
         rows = [series.values for series in series_list[begin:begin + BATCH]]
         lengths = np.array([len(row) for row in rows], dtype=np.float64)
-        matrix = stack_values(rows)
-        valid = ~np.isnan(matrix)
-        count = valid.sum(axis=1)
+        value, count = _batch_values(rows, matrix, valid, func)
         with np.errstate(invalid="ignore", divide="ignore"):
-            if not matrix.shape[1]:
-                value = np.zeros(len(rows))
-            elif func in ("min", "max"):
-                value = (np.fmin if func == "min" else np.fmax).reduce(matrix, axis=1)
-            else:
-                value = np.cumsum(np.where(valid, matrix, 0.0), axis=1)[:, -1]
             value = {"average": value / count, "avg_zero": value / lengths,
                      "count": count.astype(np.float64)}.get(func, value)
         exists = lengths > 0 if func == "avg_zero" else (
