@@ -93,6 +93,25 @@ def bench_fetch(directory, calls, rounds):
     return result
 
 
+def bench_small(directory, calls, rounds):
+    """The daemon's everyday calls: a few points per update, a short fetch."""
+    path = os.path.join(directory, "small.wsp")
+    shutil.copy(filled_file_once(directory), path)
+    rnd = random.Random(3)
+    result = {}
+    for size in (1, 10):
+        points = [(NOW - 10 * i, rnd.uniform(0, 100)) for i in range(size)]
+        result[f"update_many {size}"] = alternate({
+            "whisper": lambda: reference.update_many(path, points, now=NOW),
+            "ours": lambda: ours.update_many(path, points, now=NOW),
+        }, calls, rounds)
+    result["fetch 10 min"] = alternate({
+        "whisper": lambda: reference.fetch(path, NOW - 600, NOW, now=NOW),
+        "ours": lambda: ours.fetch(path, NOW - 600, NOW, now=NOW),
+    }, calls, rounds)
+    return result
+
+
 def bench_update(directory, calls, rounds, shuffled):
     paths = {}
     for name in ("reference", "ours"):
@@ -149,6 +168,7 @@ def main(argv):
         seq = bench_update(directory, max(calls // 4, 5), rounds, shuffled=False)
         rnd = bench_update(directory, max(calls // 4, 5), rounds, shuffled=True)
         create = bench_create(directory, calls, rounds)
+        small = bench_small(directory, calls, rounds)
     finally:
         shutil.rmtree(directory)
     ref_fetch = fetch["whisper.fetch"]
@@ -164,6 +184,8 @@ def main(argv):
             rnd["whisper.update_many"], "update_many", rnd["update_many"], 10),
         row("create with fallocate", "create", create["whisper.create"], "create",
             create["create"], 1, slack=0.05),
+        *(row(f"{what} (everyday call)", what.split()[0], pair["whisper"],
+              what.split()[0], pair["ours"], 1) for what, pair in small.items()),
     ]
     floor_fd = fetch["floor (pread+frombuffer, fd open)"]
     floor_open = fetch["floor (open+pread+frombuffer+close)"]

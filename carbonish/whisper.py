@@ -46,7 +46,6 @@ Where this module knowingly differs from whisper 1.1.10:
   compensated sum, so whisper itself gives other low bits there.
 """
 import fcntl
-import itertools
 import operator
 import os
 import re
@@ -832,11 +831,11 @@ def _points_to_arrays(points):
     """(int64 timestamps, float64 values) from (timestamp, value) pairs, converting as
     whisper's int(t), float(v) do (and raising what they raise)."""
     try:
-        flat = np.fromiter(itertools.chain.from_iterable(points), np.float64)
-        if len(flat) != 2 * len(points) or np.isnan(flat).any():
-            raise ValueError("not all pairs of numbers: convert point by point")
-        pairs = flat.reshape(-1, 2)
-        return pairs[:, 0].astype(np.int64), pairs[:, 1].copy()
+        timestamps, values = zip(*points, strict=True)
+        values = np.fromiter(values, np.float64, len(values))
+        if np.isnan(values).any():
+            raise ValueError("NaN or None among the values: convert point by point")
+        return np.fromiter(timestamps, np.int64, len(timestamps)), values
     except (ValueError, TypeError, OverflowError):
         pairs = [(int(t), float(v)) for (t, v) in points]
         timestamps = np.array([t for t, _ in pairs], np.int64)
