@@ -136,9 +136,62 @@ def test_listen_udp_binds_sizes_and_stops():
     assert isinstance(port, BatchUDPPort) and port in reactor.readers
     assert port.getHost().port > 0 and port.maxPacketSize == 65535
     assert port.socket.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20
+    assert port.coalesce_delay > 0          # 2 MiB granted: deep enough to pause reading
     port.stopListening()
     reactor.advance(0)
     assert port not in reactor.readers
+
+
+def test_listen_udp_never_pauses_with_the_kernel_default_buffer():
+    reactor = ReaderReactor()
+    port = listen_udp(reactor, 0, StatsdUDP(None), "127.0.0.1", 0)
+    assert port.coalesce_delay == 0
+    port.stopListening()
+    reactor.advance(0)
+
+
+def _coalescing_port(agg):
+    reactor = ReaderReactor()
+    port = BatchUDPPort(0, StatsdUDP(PacketBatcher(agg, reactor)), "127.0.0.1", 65535,
+                        reactor=reactor)
+    port.socket, sender = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    port.socket.setblocking(False)
+    port.connected = 1                      # what startListening would have set
+    port.coalesce_delay, port.coalesce_below = 0.001, 3
+    port.startReading()
+    return port, sender, reactor
+
+
+def test_small_pass_pauses_reading_then_resumes():
+    agg = RecordingAggregator()
+    port, sender, reactor = _coalescing_port(agg)
+    try:
+        sender.send(b"a:1|c")
+        port.doRead()
+        assert agg.calls == [[b"a:1|c"]] and port not in reactor.readers
+        reactor.advance(0.001)
+        assert port in reactor.readers
+        for data in (b"b:1|c", b"c:1|c", b"d:1|c"):
+            sender.send(data)
+        port.doRead()                        # a full pass: keeps reading
+        assert port in reactor.readers and reactor.getDelayedCalls() == []
+    finally:
+        port.socket.close()
+        sender.close()
+
+
+def test_no_resume_after_the_port_closed_during_a_pause():
+    port, sender, reactor = _coalescing_port(RecordingAggregator())
+    try:
+        port.doRead()                        # empty pass: pauses
+        port.connected = 0                   # stopListening while paused
+        reactor.advance(0.001)
+        assert port not in reactor.readers
+        port.doRead()
+        assert reactor.getDelayedCalls() == []
+    finally:
+        port.socket.close()
+        sender.close()
 
 
 def _tcp(max_length=1024):

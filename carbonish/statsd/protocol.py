@@ -84,7 +84,15 @@ class BatchUDPPort(udp.Port):
     statsd protocol wants neither, so this reads with `recv` (no address tuple) until
     the socket is empty or maxThroughput bytes were read, and calls the protocol's
     `datagramsReceived(list)` once: one Python call per pass instead of one a packet.
+
+    With `coalesce_delay` set, a pass that found fewer than `coalesce_below` datagrams
+    stops reading for that long, so that at moderate rates the process wakes up once per
+    few dozen datagrams rather than once per datagram or two (the wake-up, not the
+    datagram, is then what costs). Only for a receive buffer deep enough to hold what
+    arrives meanwhile; listen_udp turns it on when the kernel granted one.
     """
+    coalesce_delay = 0.0
+    coalesce_below = 64
 
     def doRead(self):
         packets = []
@@ -100,6 +108,13 @@ class BatchUDPPort(udp.Port):
             packets.append(data)
         if packets:
             self.protocol.datagramsReceived(packets)
+        if self.coalesce_delay and len(packets) < self.coalesce_below and self.connected:
+            self.stopReading()
+            self.reactor.callLater(self.coalesce_delay, self._resume)
+
+    def _resume(self):
+        if self.connected:
+            self.startReading()
 
 
 def set_receive_buffer(sock, size) -> int:
@@ -110,12 +125,19 @@ def set_receive_buffer(sock, size) -> int:
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
+COALESCE_MIN_BUFFER = 2 * 1024 * 1024   # room for ~2,500 small datagrams, reported doubled
+COALESCE_DELAY = 0.001                   # seconds
+
+
 def listen_udp(reactor, port, protocol, interface="", buffer_size=0):
     """Bind a BatchUDPPort for a statsd protocol (reactor.listenUDP's steps) and size
-    its receive buffer; the caller stops it with `stopListening`."""
+    its receive buffer; the caller stops it with `stopListening`. Wake-ups are coalesced
+    (COALESCE_DELAY) only when the kernel granted at least COALESCE_MIN_BUFFER."""
     listening = BatchUDPPort(port, protocol, interface, UDP_MAX_PACKET_SIZE, reactor)
     listening.startListening()
     granted = set_receive_buffer(listening.socket, buffer_size)
+    if granted >= COALESCE_MIN_BUFFER:
+        listening.coalesce_delay = COALESCE_DELAY
     host = listening.getHost()
     log.info("statsd listening on udp://{host}:{port} (SO_RCVBUF {granted} bytes)",
              host=host.host, port=host.port, granted=granted)
