@@ -68,3 +68,78 @@ def test_quiet_site_does_not_log_requests():
 def test_json_default_for_tuples_and_objects():
     assert server._json_default((1, 2)) == [1, 2]
     assert server._json_default(object).startswith("<class")
+
+
+class FakeTransport:
+    def __init__(self, worker):
+        self.worker = worker
+        self.pid = 4242
+        self.signals = []
+
+    def signalProcess(self, name):
+        self.signals.append(name)
+        self.pid = None
+        self.worker.processEnded(None)
+
+
+class SpawningReactor(MemoryReactor):
+    def __init__(self):
+        super().__init__()
+        self.spawned = []
+
+    def spawnProcess(self, worker, executable, args, env=None, childFDs=None):
+        worker.transport = FakeTransport(worker)
+        self.spawned.append((args, childFDs, worker))
+        return worker.transport
+
+
+class FakeListening:
+    def fileno(self):
+        return 17
+
+    def stopListening(self):
+        return None
+
+
+def test_worker_processes_spawned_with_the_socket_and_stopped(tmp_path):
+    config = tmp_path / "carbon.conf"
+    config.write_text(f"[cache]\nLOCAL_DATA_DIR = {tmp_path}\n[web]\nPORT = 0\n")
+    from carbonish.settings import load_settings
+    reactor = SpawningReactor()
+    top = server.build_service(load_settings(config), reactor, processes=3)
+    workers = [s for s in top if isinstance(s, server.WorkerProcesses)][0]
+    listener = [s for s in top if isinstance(s, server.ListeningService)][0]
+    listener.startService = lambda: setattr(listener, "listening", FakeListening())
+    listener.running = True
+    top.startService()
+    assert len(reactor.spawned) == 2
+    args, fds, _ = reactor.spawned[0]
+    assert args[1:] == ["-m", "webapp.server", "--config", str(config), "--fd", "3"]
+    assert fds == {0: "w", 1: 1, 2: 2, 3: 17}
+    stopped = top.stopService()
+    assert all(w.transport.signals == ["TERM"] for _, _, w in reactor.spawned)
+    assert stopped.called
+
+
+def test_no_workers_without_a_config_file_or_in_a_worker(tmp_path):
+    top = server.build_service(settings_for(tmp_path), MemoryReactor(), processes=3)
+    assert not [s for s in top if isinstance(s, server.WorkerProcesses)]
+    config = tmp_path / "carbon.conf"
+    config.write_text("[web]\nPORT = 0\n")
+    from carbonish.settings import load_settings
+    child = server.build_service(load_settings(config), MemoryReactor(), processes=3,
+                                 adopt_fd=3)
+    assert not [s for s in child if isinstance(s, server.WorkerProcesses)]
+
+
+def test_worker_adopts_the_passed_socket(tmp_path):
+    class AdoptingReactor(MemoryReactor):
+        def adoptStreamPort(self, fd, family, factory):
+            self.adopted = (fd, family, factory)
+            return object()
+    reactor = AdoptingReactor()
+    top = server.build_service(settings_for(tmp_path), reactor, adopt_fd=5)
+    top.startService()
+    import socket
+    assert reactor.adopted[:2] == (5, socket.AF_INET) and not reactor.tcpServers
+    top.stopService()

@@ -14,12 +14,16 @@ REQUEST_TIMEOUT (plus a grace second) is answered 400 even if its worker is stil
 """
 import json
 import math
+import os
 import re
+import socket
+import sys
 import time
 from datetime import timedelta, timezone
 from urllib.parse import unquote_plus
 
 from twisted.application import service
+from twisted.internet import defer, protocol
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.threadpool import ThreadPool
@@ -553,17 +557,23 @@ class ThreadPoolService(service.Service):
 
 
 class ListeningService(service.Service):
-    """Listens on INTERFACE:PORT and logs the port actually bound."""
+    """Listens on INTERFACE:PORT and logs the port actually bound; or, in a worker
+    process, adopts the listening socket its parent passed as `adopt_fd`."""
 
-    def __init__(self, site, interface, port, reactor):
+    def __init__(self, site, interface, port, reactor, adopt_fd=None):
         self.site = site
         self.interface = interface
         self.port = port
         self.reactor = reactor
+        self.adopt_fd = adopt_fd
         self.listening = None
 
     def startService(self):
         super().startService()
+        if self.adopt_fd is not None:
+            self.listening = self.reactor.adoptStreamPort(self.adopt_fd, socket.AF_INET,
+                                                          self.site)
+            return
         self.listening = self.reactor.listenTCP(self.port, self.site, interface=self.interface)
         bound = self.listening.getHost().port
         log.info("carbonish web listening on http://{host}:{port}",
@@ -576,8 +586,50 @@ class ListeningService(service.Service):
         return None
 
 
-def build_service(settings, reactor=None, app=None):
-    """The web app as a Twisted service: a listener plus the render thread pool."""
+class _Worker(protocol.ProcessProtocol):
+    def __init__(self):
+        self.ended = defer.Deferred()
+
+    def processEnded(self, reason):
+        self.ended.callback(None)
+
+
+class WorkerProcesses(service.Service):
+    """`count` more processes serving the listener's socket (renders are CPU-bound and
+    one process holds one GIL; graphite-web runs several gunicorn workers likewise).
+    Each is `python -m webapp.server --config FILE --fd 3`; stopping sends SIGTERM and
+    waits for all of them."""
+
+    def __init__(self, listener, config_path, count, reactor):
+        self.listener = listener
+        self.config_path = str(config_path)
+        self.count = count
+        self.reactor = reactor
+        self.workers = []
+
+    def startService(self):
+        super().startService()
+        fd = self.listener.listening.fileno()
+        argv = [sys.executable, "-m", "webapp.server", "--config", self.config_path,
+                "--fd", "3"]
+        for _ in range(self.count):
+            worker = _Worker()
+            self.reactor.spawnProcess(worker, sys.executable, argv, env=dict(os.environ),
+                                      childFDs={0: "w", 1: 1, 2: 2, 3: fd})
+            self.workers.append(worker)
+
+    def stopService(self):
+        super().stopService()
+        for worker in self.workers:
+            if worker.transport is not None and worker.transport.pid is not None:
+                worker.transport.signalProcess("TERM")
+        return defer.DeferredList([w.ended for w in self.workers])
+
+
+def build_service(settings, reactor=None, app=None, processes=None, adopt_fd=None):
+    """The web app as a Twisted service: a listener plus the render thread pool, and
+    `processes - 1` worker processes on the same socket ([web] PROCESSES when the
+    settings have it and were read from a file; 1 otherwise)."""
     if reactor is None:
         from twisted.internet import reactor
     web = settings.web
@@ -586,14 +638,49 @@ def build_service(settings, reactor=None, app=None):
     site = QuietSite(ApiResource(app, pool, reactor, web.REQUEST_TIMEOUT + 1.0))
     top = service.MultiService()
     ThreadPoolService(pool).setServiceParent(top)
-    ListeningService(site, web.INTERFACE, web.PORT, reactor).setServiceParent(top)
+    listener = ListeningService(site, web.INTERFACE, web.PORT, reactor, adopt_fd)
+    listener.setServiceParent(top)
+    if processes is None:
+        processes = _setting(web, "PROCESSES", 1)
+    if processes > 1 and adopt_fd is None and _is_file(settings.path):
+        WorkerProcesses(listener, settings.path, processes - 1, reactor).setServiceParent(top)
     return top
 
 
-def run(settings):
-    """Start the web app and the reactor (what `carbonish web` does)."""
+def _setting(section, key, default):
+    try:
+        return getattr(section, key)
+    except (AttributeError, KeyError):
+        return default
+
+
+def _is_file(path):
+    return path is not None and os.path.isfile(str(path))
+
+
+def run(settings, adopt_fd=None, processes=None):
+    """Start the web app and the reactor, logging to stdout (as `carbonish web` does)."""
     from twisted.internet import reactor
-    top = build_service(settings, reactor)
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)],
+                                     redirectStandardIO=False)
+    top = build_service(settings, reactor, processes=processes, adopt_fd=adopt_fd)
     reactor.callWhenRunning(top.startService)
     reactor.addSystemEventTrigger("before", "shutdown", top.stopService)
     reactor.run()
+
+
+def worker_main(argv):
+    """A worker process: `python -m webapp.server --config FILE --fd N`."""
+    import argparse
+    from carbonish.settings import load_settings
+    parser = argparse.ArgumentParser(prog="webapp.server")
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--fd", type=int, required=True)
+    args = parser.parse_args(argv)
+    run(load_settings(args.config), adopt_fd=args.fd)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(worker_main(sys.argv[1:]))
