@@ -170,6 +170,18 @@ class CorruptWhisperFile(WhisperException):
         return "%s (%s)" % (self.error, self.path)
 
 
+def fallocate(fh, offset, length):
+    """Reserve `length` bytes of the open file `fh` from `offset` (whisper's helper)."""
+    os.posix_fallocate(fh.fileno(), offset, length)
+
+
+def debug(*args, **kwargs):
+    """Accepted for compatibility, as are startBlock and endBlock: no tracing."""
+
+
+startBlock = endBlock = debug
+
+
 def enableDebug():
     """Accepted for compatibility; carbonish does not trace I/O to stdout."""
 
@@ -289,8 +301,8 @@ class _Header:
 
     def as_dict(self):
         return {"aggregationMethod": self.method, "maxRetention": self.max_retention,
-                "xFilesFactor": self.xff, "fileSize": self.file_size,
-                "archives": [a.as_dict() for a in self.archives]}
+                "xFilesFactor": self.xff, "archives": [a.as_dict() for a in self.archives],
+                "fileSize": self.file_size}     # last, where whisper-info.py puts it
 
 
 def _read_header(fd, name):

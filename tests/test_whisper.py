@@ -571,7 +571,7 @@ def test_debug_switches_are_accepted():
 SCRIPTS = sysconfig.get_path("scripts")
 
 
-def run_script(name, args, now, capsys):
+def run_script(name, args, now):
     """Run one of whisper's own scripts in this process with time frozen at `now`."""
     script = os.path.join(SCRIPTS, name)
     if not os.path.exists(script):
@@ -582,10 +582,9 @@ def run_script(name, args, now, capsys):
         with freeze_time(datetime.datetime.fromtimestamp(now, datetime.timezone.utc)):
             runpy.run_path(script, run_name="__main__")
     except SystemExit as stop:
-        assert not stop.code
+        assert not stop.code, (name, args)
     finally:
         sys.argv = argv
-        capsys.readouterr()
 
 
 def filled_pair(tmp_path, archives, method="average", seed=8, now=NOW):
@@ -603,10 +602,10 @@ def filled_pair(tmp_path, archives, method="average", seed=8, now=NOW):
     (["1s:1m", "10s:10m", "1m:1h"], ["--xFilesFactor=0.1", "--aggregationMethod=max"]),
     (["1m:1h"], []),
 ])
-def test_resize_matches_whisper_resize(tmp_path, capsys, aggregate, new, extra):
+def test_resize_matches_whisper_resize(tmp_path, aggregate, new, extra):
     pair = filled_pair(tmp_path, [(1, 60), (5, 120), (60, 60)])
     flags = extra + (["--aggregate"] if aggregate else [])
-    run_script("whisper-resize.py", [pair.a, *new, *flags], NOW, capsys)
+    run_script("whisper-resize.py", [pair.a, *new, *flags], NOW)
     kw = {}
     for flag in extra:
         key, value = flag[2:].split("=")
@@ -643,7 +642,7 @@ def test_resize_restores_the_original_when_the_swap_fails(tmp_path):
     ([(1, 60), (5, 120), (60, 60)], [(1, 60), (5, 120), (60, 60)]),
     ([(1, 300), (10, 300)], [(1, 60), (5, 120), (60, 60)]),
 ])
-def test_fill_matches_whisper_fill(tmp_path, capsys, src_archives, dst_archives):
+def test_fill_matches_whisper_fill(tmp_path, src_archives, dst_archives):
     (tmp_path / "s").mkdir()
     (tmp_path / "d").mkdir()
     src = filled_pair(tmp_path / "s", src_archives, seed=1)
@@ -652,7 +651,7 @@ def test_fill_matches_whisper_fill(tmp_path, capsys, src_archives, dst_archives)
     holes = [(NOW - t, rnd.uniform(1, 2)) for t in range(0, 3600, 7) if (t // 90) % 3]
     dst.update_many(holes, NOW)
     before = read(dst.b)
-    run_script("whisper-fill.py", [src.a, dst.a], NOW, capsys)
+    run_script("whisper-fill.py", [src.a, dst.a], NOW)
     cw.fill(src.b, dst.b, now=NOW)
     dst.assert_same()
     assert read(dst.b) != before
@@ -761,3 +760,53 @@ def test_carbon_settings_map_onto_keyword_arguments(tmp_path):
     for fn in (cw.update, cw.update_many, cw.update_many_arrays):
         assert set(writer_kw) <= set(inspect.signature(fn).parameters)
     assert cw.fetch(path, NOW - 10, now=NOW)[1] == [1.0]
+
+
+# --- drop-in: Graphite's own whisper-*.py scripts run on carbonish.whisper ----------------
+def script_session(directory, module, monkeypatch, capsys):
+    """Run a fixed session of whisper's scripts with `module` as `whisper`; return
+    what they printed (paths made relative) and the files they left."""
+    f, g = str(directory / "f.wsp"), str(directory / "g.wsp")
+    now = NOW
+    session = [
+        ("whisper-create.py", [f, "10s:1h", "1m:1d", "--xFilesFactor=0.2",
+                               "--aggregationMethod=max"]),
+        ("whisper-create.py", [g, "10s:1h", "1m:1d", "--sparse"]),
+        ("whisper-update.py", [f, *[f"{now - 10 * i}:{i * 1.5}" for i in range(40)]]),
+        ("whisper-update.py", [g, *[f"{now - 7 * i}:{-i}" for i in range(0, 300, 3)]]),
+        ("whisper-update.py", [g, "N:5.5"]),
+        ("whisper-info.py", [f]),
+        ("whisper-info.py", [g, "--json"]),
+        ("whisper-info.py", [g, "aggregationMethod"]),
+        ("whisper-fetch.py", [f, f"--from={now - 600}", "--json"]),
+        ("whisper-fetch.py", [g, "--drop=nulls"]),
+        ("whisper-dump.py", [f]),
+        ("whisper-diff.py", [f, g]),
+        ("whisper-diff.py", [f, g, "--summary", "--json"]),
+        ("whisper-set-aggregation-method.py", [f, "sum", "0.4"]),
+        ("whisper-set-xfilesfactor.py", [g, "0.7"]),
+        ("whisper-merge.py", [g, f, f"--from={now - 900}"]),
+        ("whisper-fill.py", [f, g]),
+        ("whisper-resize.py", [f, "5s:30m", "1m:2d", "--nobackup"]),
+        ("whisper-fetch.py", [f, f"--from={now - 1800}"]),
+    ]
+    monkeypatch.setitem(sys.modules, "whisper", module)
+    printed = []
+    capsys.readouterr()
+    for script, args in session:
+        run_script(script, args, now)
+        printed.append(capsys.readouterr().out.replace(str(directory), "<dir>"))
+    monkeypatch.undo()
+    return printed, read(f), read(g)
+
+
+def test_graphites_scripts_run_unchanged_on_carbonish(tmp_path, monkeypatch, capsys):
+    """A session of whisper's own scripts with `whisper` resolving to carbonish prints
+    what it prints on whisper and leaves the same files."""
+    (tmp_path / "oracle").mkdir()
+    (tmp_path / "ours").mkdir()
+    expected = script_session(tmp_path / "oracle", oracle, monkeypatch, capsys)
+    got = script_session(tmp_path / "ours", cw, monkeypatch, capsys)
+    for step, (want, have) in enumerate(zip(expected[0], got[0])):
+        assert have == want, step
+    assert got[1:] == expected[1:]
