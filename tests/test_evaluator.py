@@ -53,6 +53,8 @@ class Registry:
             return [s for s in args[0] if regex.search(s.name)]
         if name == "number":
             return 5
+        if name == "single":
+            return TimeSeries("single", 0, 10, 10, [1.0])
         if name == "big":
             return [TimeSeries("big", 0, 1000, 1, np.zeros(1000))]
         raise InputError(f"unknown function {name}")
@@ -222,3 +224,8 @@ def test_limits_from_settings():
     class Web:
         MAX_TARGETS, MAX_SERIES, MAX_POINTS, MAX_DEPTH, REQUEST_TIMEOUT = 1, 2, 3, 4, 5.0
     assert Limits.from_settings(Web) == Limits(1, 2, 3, 4, 5.0)
+
+
+def test_a_single_series_result_is_listed():
+    [series] = Evaluator(Registry(), Store()).render(request("single()"))
+    assert series.name == "single"

@@ -465,3 +465,38 @@ def test_resource_client_gone_is_not_written(app):
     on_result, func, args = pool.pending
     on_result(True, func(*args))
     assert body_of(request) == b""
+
+
+def test_render_now_param_moves_the_window(app):
+    [entry] = jbody(call(app, "/render", target="a.b.c", format="json",
+                         now=str(NOW - 55), **{"from": "-1min"}))
+    stamps = [ts for _, ts in entry["datapoints"]]
+    assert max(stamps) <= NOW - 55 and [v for v, _ in entry["datapoints"]][-1] == 1.0
+
+
+def test_completer_automatic_variants_and_wildcard(app):
+    body = jbody(call(app, "/metrics/find", query="a.b.c,d", format="completer",
+                      automatic_variants="1", wildcards="1"))
+    assert [m.get("path") for m in body["metrics"]] == ["a.b.c", "a.b.d", None]
+    assert body["metrics"][-1] == {"name": "*"}
+
+
+def test_tree_json_dedups_names_and_unquotes():
+    from webapp.finders import Node
+    nodes = [Node("x.a%20b", False), Node("x.a%20b", True), Node("x.c+d", True)]
+    assert server.tree_json(nodes, "x.") == [
+        {"text": "a b", "id": "x.a%20b", "allowChildren": 1, "expandable": 1, "leaf": 0},
+        {"text": "c d", "id": "x.c+d", "allowChildren": 0, "expandable": 0, "leaf": 1}]
+
+
+def test_find_pickle_keeps_remote_intervals(app):
+    from webapp.finders import Node
+
+    class Remote:
+        available = True
+
+        def find(self, pattern, start, end):
+            return [Node("r.m", True, None, ((1, 2),))]
+    app.store.remotes = [Remote()]
+    infos = pickle.loads(call(app, "/metrics/find", query="r.*", format="pickle").body)
+    assert infos == [{"path": "r.m", "is_leaf": True, "intervals": [(1, 2)]}]

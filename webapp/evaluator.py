@@ -216,9 +216,7 @@ class RequestContext:
             result = self.evaluator.registry.call(node.name, self, args, kwargs)
             self.check_deadline()
             return result
-        if isinstance(node, grammar.Template):
-            return self._value(self.fill_templates(node))
-        raise InputError(f"cannot evaluate {_describe(node)}")
+        raise InputError(f"cannot evaluate {_describe(node)}")  # templates are filled first
 
     def _series(self, pattern):
         known = self._fetched.setdefault(self._key(), {})
