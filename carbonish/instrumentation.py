@@ -28,10 +28,6 @@ class Counters:
         return counts
 
 
-class Totals(Counters):
-    """Counters that are never reset: for tests and the shutdown summary."""
-
-
 class RateLimitedLog:
     """One log line per kind per `interval` seconds, saying how many were suppressed."""
 
