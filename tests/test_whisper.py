@@ -562,9 +562,19 @@ def test_autoflush_lock_and_fadvise_paths_write_the_same_bytes(tmp_path):
     assert read(a) == read(b)
 
 
-def test_debug_switches_are_accepted():
+def test_debug_switches_are_accepted(capsys):
     cw.enableDebug()
+    cw.debug("message")
+    cw.startBlock("block")
+    cw.endBlock("block")
     cw.disableDebug()
+    assert capsys.readouterr().out == ""
+
+
+def test_fallocate_helper_reserves_space(tmp_path):
+    with open(tmp_path / "x", "wb") as fh:
+        cw.fallocate(fh, 0, 4096)
+    assert os.path.getsize(tmp_path / "x") == 4096
 
 
 # --- resize / fill against Graphite's own scripts, run with the clock frozen ---------------
