@@ -50,6 +50,7 @@ import operator
 import os
 import re
 import struct
+import sys
 import time
 from types import MappingProxyType
 
@@ -104,6 +105,8 @@ _SMALL_BATCH = 32
 _POINT = struct.Struct(pointFormat)
 # Up to this many points a fetch decodes with struct rather than numpy.
 _SMALL_FETCH = 64
+# CPython 3.12 made sum() of floats compensated (Neumaier); aggregate() uses sum().
+_COMPENSATED_SUM = sys.version_info >= (3, 12)
 
 aggregationTypeToMethod = MappingProxyType({
     1: "average",
@@ -551,7 +554,7 @@ def _aggregate_rows(method, values, known, n_known):
     if method in ("average", "sum", "avg_zero"):
         filled = np.where(known, values, 0.0)
         with np.errstate(invalid="ignore", over="ignore"):
-            total = np.add.accumulate(filled, axis=1)[:, -1] + 0.0
+            total = _sum_rows(filled)
         if method == "avg_zero":
             total /= values.shape[1]
         elif method == "average":
@@ -563,6 +566,22 @@ def _aggregate_rows(method, values, known, n_known):
         last = values.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1)
         return values[np.arange(len(values)), last]
     return _select_rows(method, values, known)
+
+
+def _sum_rows(filled):
+    """Row sums added as CPython's sum() adds floats: in order up to 3.11, with
+    Neumaier's compensation from 3.12 on (gaps are 0.0, which neither changes)."""
+    if not _COMPENSATED_SUM:
+        return np.add.accumulate(filled, axis=1)[:, -1] + 0.0
+    total = np.zeros(len(filled))
+    compensation = np.zeros(len(filled))
+    for column in filled.T:
+        added = total + column
+        compensation += np.where(np.abs(total) >= np.abs(column),
+                                 (total - added) + column, (column - added) + total)
+        total = added
+    use = (compensation != 0) & np.isfinite(compensation)
+    return np.where(use, total + compensation, total)
 
 
 def _python_rows(method, values, known, result, rows):
