@@ -118,7 +118,7 @@ class StatsdAggregator:
         parsed = self._parsed
         if len(parsed) > self.parse_cache_limit:
             parsed.clear()
-        counters = self.counters
+        counters, timers = self.counters, self.timers
         apply = self._apply
         received = 0
         for line in text.split("\n"):
@@ -128,22 +128,24 @@ class StatsdAggregator:
             ops = parsed.get(line)
             if ops is None:
                 ops = parsed[line] = parse_line(line)
-            for op in ops:
-                if op[0] is COUNTER:  # the common case, inline; JS `if (!counters[key])`
-                    current = counters.get(op[1])
-                    counters[op[1]] = (0.0 if current is None or current != current
-                                       else current) + op[2]
+            for kind, key, a, b in ops:   # counters and timers inline: the common cases
+                if kind is COUNTER:       # JS `if (!counters[key]) counters[key] = 0`
+                    current = counters.get(key)
+                    counters[key] = (0.0 if current is None or current != current
+                                     else current) + a
+                elif kind is TIMER and key in timers:
+                    timers[key].append(a)
+                    self.timer_counters[key] += b
                 else:
-                    apply(op)
+                    apply(kind, key, a, b)
         self._count(self.metrics_key, received)
 
     def _count(self, key, amount):
         """statsd's own counters (`counters[packets_received]++`): always present."""
         self.counters[key] += amount
 
-    def _apply(self, op):
-        """Every operation but a counter's, which process_packets applies inline."""
-        kind, key, a, b = op
+    def _apply(self, kind, key, a, b):
+        """An operation process_packets does not apply inline."""
         if kind is TIMER:
             values = self.timers.get(key)
             if values is None:
