@@ -42,8 +42,8 @@ Where this module knowingly differs from whisper 1.1.10:
 - An update touching many scattered slots rewrites the stretch of the ring between
   them in one read and one write; two writers on one file must then lock (lock=True),
   as carbon's single writer per file never needs to.
-- Aggregated sums are bit-identical to CPython 3.11's sum(); 3.12 changed sum() to a
-  compensated sum, so whisper itself gives other low bits there.
+Aggregates are bit-identical to whisper's under the running interpreter, whose sum()
+became compensated in CPython 3.12.
 """
 import fcntl
 import operator
