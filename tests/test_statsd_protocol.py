@@ -156,9 +156,9 @@ def _coalescing_port(agg):
                         reactor=reactor)
     port.socket, sender = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     port.socket.setblocking(False)
-    port.connected = 1                      # what startListening would have set
     port.coalesce_delay, port.coalesce_below = 0.001, 3
-    port.startReading()
+    port.connected, port.fileno = 1, port.socket.fileno   # startListening's steps
+    port._connectToProtocol()
     return port, sender, reactor
 
 
@@ -177,6 +177,20 @@ def test_small_pass_pauses_reading_then_resumes():
         assert port in reactor.readers and reactor.getDelayedCalls() == []
     finally:
         port.socket.close()
+        sender.close()
+
+
+def test_stop_listening_takes_what_waits_in_the_socket():
+    agg = RecordingAggregator()
+    port, sender, reactor = _coalescing_port(agg)
+    try:
+        port.doRead()                        # empty pass: pauses
+        sender.send(b"late:1|c")
+        port.stopListening()
+        assert agg.calls == [[b"late:1|c"]]
+        reactor.advance(0.01)
+        assert port not in reactor.readers and port.connected == 0
+    finally:
         sender.close()
 
 

@@ -95,6 +95,12 @@ class BatchUDPPort(udp.Port):
     coalesce_below = 256
 
     def doRead(self):
+        count = self._read_pass()
+        if self.coalesce_delay and count < self.coalesce_below and self.connected:
+            self.stopReading()
+            self.reactor.callLater(self.coalesce_delay, self._resume)
+
+    def _read_pass(self) -> int:
         packets = []
         read = 0
         recv = self.socket.recv
@@ -108,13 +114,18 @@ class BatchUDPPort(udp.Port):
             packets.append(data)
         if packets:
             self.protocol.datagramsReceived(packets)
-        if self.coalesce_delay and len(packets) < self.coalesce_below and self.connected:
-            self.stopReading()
-            self.reactor.callLater(self.coalesce_delay, self._resume)
+        return len(packets)
 
     def _resume(self):
         if self.connected:
             self.startReading()
+
+    def stopListening(self):
+        """Take what waits in the socket first (a pause may have left some there), so the
+        flush that follows a stop still counts it."""
+        if self.connected:
+            self._read_pass()
+        return super().stopListening()
 
 
 def set_receive_buffer(sock, size) -> int:
