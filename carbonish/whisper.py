@@ -173,9 +173,10 @@ class CorruptWhisperFile(WhisperException):
         return "%s (%s)" % (self.error, self.path)
 
 
-def fallocate(fh, offset, length):
-    """Reserve `length` bytes of the open file `fh` from `offset` (whisper's helper)."""
-    os.posix_fallocate(fh.fileno(), offset, length)
+def fallocate(fd, offset, len_):
+    """Reserve len_ bytes from `offset` of the open file object `fd` (whisper's helper,
+    whisper's parameter names)."""
+    os.posix_fallocate(fd.fileno(), offset, len_)
 
 
 def debug(*args, **kwargs):
