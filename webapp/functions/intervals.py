@@ -1,8 +1,8 @@
-"""Graphite's time offsets ('-1d', '5min', '1h30min', '2w'): graphite-web's parseTimeOffset,
-returning whole seconds. Units by prefix: s, min, h, d, w, mon (30 days), y (365 days)."""
-
-UNIT_SECONDS = (("s", 1), ("min", 60), ("h", 3600), ("d", 86400), ("w", 604800),
-                ("mon", 30 * 86400), ("y", 365 * 86400))
+"""Graphite's time offsets ('-1d', '5min', '1h30min', '2w') as whole seconds, for the
+functions' interval arguments: webapp.attime's parse_time_offset (the one parser) with
+the error functions raise."""
+from webapp.attime import parse_time_offset
+from webapp.errors import InputError
 
 
 class InvalidInterval(ValueError):
@@ -13,39 +13,14 @@ class InvalidInterval(ValueError):
         self.text = text
 
 
-def unit_seconds(text, unit):
-    """Seconds in one unit word, matched by prefix as graphite's getUnitString."""
-    for prefix, seconds in UNIT_SECONDS:
-        if unit.startswith(prefix):
-            return seconds
-    raise InvalidInterval(text, f"unknown unit {unit!r}")
-
-
-def _take(text, predicate):
-    count = 0
-    while count < len(text) and predicate(text[:count + 1]):
-        count += 1
-    return text[:count], text[count:]
-
-
 def parse_interval(text):
     """Signed whole seconds of a graphite time offset; '' is 0. Raises InvalidInterval."""
     if not isinstance(text, str):
         raise InvalidInterval(text, "not a string")
     if not text:
         return 0
-    rest = text
-    sign = 1
-    if not rest[0].isdigit():
-        if rest[0] not in "+-":
-            raise InvalidInterval(text, f"invalid sign {rest[0]!r}")
-        sign = -1 if rest[0] == "-" else 1
-        rest = rest[1:]
-    total = 0
-    while rest:
-        digits, rest = _take(rest, str.isdigit)
-        if not digits:
-            raise InvalidInterval(text, "a number is missing")
-        unit, rest = _take(rest, str.isalpha)
-        total += sign * int(digits) * unit_seconds(text, unit)
-    return total
+    try:
+        offset = parse_time_offset(text)
+    except InputError as exc:
+        raise InvalidInterval(text, str(exc)) from None
+    return int(offset.total_seconds())

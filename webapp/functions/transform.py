@@ -8,7 +8,8 @@ from webapp.functions import InvalidParameter, Param, ParamTypes, function, INF
 from webapp.functions.aggfuncs import bucket_matrix, reduce_columns, resolve, xff_mask
 from webapp.functions.common import ctx_xff, derive, reevaluate
 from webapp.series import TimeSeries
-from webapp.functions.intervals import parse_interval, unit_seconds
+from webapp.attime import unit_name
+from webapp.functions.intervals import parse_interval
 
 SERIES_LIST = Param("seriesList", ParamTypes.seriesList, required=True)
 INTERVAL_SUGGESTIONS = ("10min", "1h", "1d")
@@ -645,18 +646,18 @@ def timeStack(ctx, seriesList, timeShiftUnit="1d", timeShiftStart=0, timeShiftEn
 
 def _align_down(moment, unit, text):
     """The start of `moment`'s year/month/week/day/hour/minute/second (smartSummarize)."""
-    seconds = unit_seconds(text, unit)
-    if seconds == 365 * 86400:
+    name = unit_name(unit)
+    if name == "years":
         return moment.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
-    if seconds == 30 * 86400:
+    if name == "months":
         return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    if seconds == 604800:
+    if name == "weeks":
         weekday = 1 if text[-1].isalpha() else int(text[-1])
         back = (moment.isoweekday() - weekday) % 7
         day = moment.replace(hour=0, minute=0, second=0, microsecond=0)
         return day - timedelta(days=back)
-    fields = {86400: ("hour", "minute", "second"), 3600: ("minute", "second"),
-              60: ("second",), 1: ()}[seconds]
+    fields = {"days": ("hour", "minute", "second"), "hours": ("minute", "second"),
+              "minutes": ("second",), "seconds": ()}[name]
     return moment.replace(microsecond=0, **{field: 0 for field in fields})
 
 
