@@ -101,7 +101,7 @@ _HEAD_READ = metadataSize + 4 * archiveInfoSize + pointSize
 _MAX_SCATTER_WRITES = 8
 # Up to this many points an update runs in plain Python (whisper's own algorithm over
 # pread/pwrite): numpy's fixed cost per call only pays off on larger batches.
-_SMALL_BATCH = 32
+_SMALL_BATCH = 64
 _POINT = struct.Struct(pointFormat)
 # Up to this many points a fetch decodes with struct rather than numpy.
 _SMALL_FETCH = 64
@@ -569,10 +569,10 @@ def _aggregate_rows(method, values, known, n_known):
     return _select_rows(method, values, known)
 
 
-def _sum_rows(filled):
+def _sum_rows(filled, compensated=_COMPENSATED_SUM):
     """Row sums added as CPython's sum() adds floats: in order up to 3.11, with
     Neumaier's compensation from 3.12 on (gaps are 0.0, which neither changes)."""
-    if not _COMPENSATED_SUM:
+    if not compensated:
         return np.add.accumulate(filled, axis=1)[:, -1] + 0.0
     total = np.zeros(len(filled))
     compensation = np.zeros(len(filled))

@@ -58,7 +58,7 @@ def random_batches(seed, now, count=25, spread=3000, future=20):
     for _ in range(count):
         points = [(now - rnd.randint(-future, spread),
                    rnd.choice([rnd.uniform(-1e3, 1e3), 0.0, -0.0, 5.0, 1e-300]))
-                  for _ in range(rnd.randint(1, 60))]
+                  for _ in range(rnd.randint(1, 120))]
         yield points, now
         now += rnd.randint(0, 120)
 
@@ -244,7 +244,7 @@ def test_update_many_bad_point_raises_what_whisper_raises(tmp_path, bad):
         cw.update_many(pair.b, [(NOW - 10, 1.0), bad], now=NOW)
 
 
-LARGE = 40     # more points than the plain-Python path takes: the numpy path runs
+LARGE = 100    # more points than the plain-Python path takes: the numpy path runs
 
 
 @pytest.mark.parametrize("method", ["max", "sum", "average", "avg_zero"])
@@ -695,7 +695,7 @@ def test_points_at_interval_zero_match_whisper(tmp_path):
 
 
 def test_large_batch_from_interval_zero_matches_whisper(tmp_path):
-    pair = Pair(tmp_path, [(1, 60), (10, 10)], 0.0, "sum")
+    pair = Pair(tmp_path, [(1, 200), (10, 30)], 0.0, "sum")
     pair.update_many([(t, float(t)) for t in range(LARGE)], LARGE)
     pair.assert_same()
 
@@ -820,3 +820,38 @@ def test_graphites_scripts_run_unchanged_on_carbonish(tmp_path, monkeypatch, cap
     for step, (want, have) in enumerate(zip(expected[0], got[0])):
         assert have == want, step
     assert got[1:] == expected[1:]
+
+
+def neumaier_sum(values):
+    """CPython 3.12's sum() of floats, transcribed: the first value is added plainly,
+    the rest with Neumaier's compensation, applied at the end if finite and non-zero."""
+    total, compensation = 0.0 + values[0], 0.0
+    for x in values[1:]:
+        added = total + x
+        if abs(total) >= abs(x):
+            compensation += (total - added) + x
+        else:
+            compensation += (x - added) + total
+        total = added
+    if compensation and math.isfinite(compensation):
+        total += compensation
+    return total
+
+
+@pytest.mark.parametrize("compensated", [False, True])
+def test_row_sums_add_as_cpython_sum_does(compensated):
+    rnd = np.random.default_rng(5)
+    rows = rnd.choice([1e16, -1e16, 1.0, 3.3, -2.2, 1e-8, 0.0, -0.0], size=(400, 7))
+    rows[::9] = rnd.normal(size=(len(rows[::9]), 7)) * 10.0 ** rnd.integers(-5, 17)
+    got = cw._sum_rows(rows, compensated)
+    for row, total in zip(rows.tolist(), got.tolist()):
+        if compensated:
+            expected = neumaier_sum(row)
+        else:
+            expected = 0.0
+            for x in row:
+                expected += x
+        assert struct.pack("!d", total) == struct.pack("!d", expected)
+    if compensated == cw._COMPENSATED_SUM:     # the running interpreter's own sum()
+        assert [struct.pack("!d", float(sum(r))) for r in rows.tolist()] == \
+            [struct.pack("!d", t) for t in got.tolist()]

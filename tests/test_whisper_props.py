@@ -53,8 +53,9 @@ def scenarios(draw):
     # points can make; carbonish wraps instead, so such batches are not compared.)
     wide = st.integers(0, retention + 5)
     recent = st.integers(-2 * step if points >= 6 else 0, step * points // 2)
-    batch = st.one_of(st.lists(st.tuples(wide, values), min_size=1, max_size=40),
-                      st.lists(st.tuples(recent, values), min_size=1, max_size=40))
+    # Up to 100 points: both the plain-Python path (<= 64) and the numpy one run.
+    batch = st.one_of(st.lists(st.tuples(wide, values), min_size=1, max_size=100),
+                      st.lists(st.tuples(recent, values), min_size=1, max_size=100))
     ops = st.lists(st.tuples(st.sampled_from(["many", "many", "one"]), batch,
                              st.integers(0, retention // 3 + 1)), min_size=1, max_size=8)
     xff = draw(st.one_of(st.sampled_from([0.0, 0.5, 1.0, 0.3]),
@@ -117,7 +118,7 @@ def check_fetches(a, b, archives, now):
 
 
 @FAST
-@given(archive_lists(), st.lists(st.tuples(st.integers(0, 10 ** 6), values), max_size=60))
+@given(archive_lists(), st.lists(st.tuples(st.integers(0, 10 ** 6), values), max_size=120))
 def test_update_many_arrays_matches_oracle(archives, batch):
     with tempfile.TemporaryDirectory() as tmp:
         a, b = os.path.join(tmp, "a.wsp"), os.path.join(tmp, "b.wsp")
