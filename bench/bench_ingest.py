@@ -161,9 +161,9 @@ class Daemon:
         self.process = None
         self.tcp = self.udp = None
 
-    def _spawn(self, argv, env):
+    def _spawn(self, argv, env, cwd=REPO):
         self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(argv, cwd=REPO, env=env, stdout=self._log,
+        self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self._log,
                                         stderr=subprocess.STDOUT, start_new_session=True)
 
     def output(self, tail=30):
@@ -224,7 +224,11 @@ class Carbon(Daemon):
 
 
 class Carbonish(Daemon):
+    """`carbonish cache` run from `code_dir` (a snapshot of the tree taken when the bench
+    starts, so every run of one bench run uses the same code), else from the repo."""
+
     name = "carbonish cache"
+    code_dir = REPO
 
     def __init__(self, root, extra="", profile_dir=None):
         super().__init__(root)
@@ -238,7 +242,7 @@ class Carbonish(Daemon):
             argv = [sys.executable, "-c", PROFILED_DAEMON, str(self.config), str(self.profile_dir)]
         else:
             argv = [sys.executable, "-m", "carbonish.cli", "cache", "--config", str(self.config)]
-        self._spawn(argv, env)
+        self._spawn(argv, env, cwd=self.code_dir)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive("while starting")
@@ -424,12 +428,28 @@ class Cleaner:
         self.processes = []
 
 
+FILE_BYTES = 16 + 2 * 12 + (8640 + 43200) * 12  # one 10s:1d,1m:30d whisper file
+
+
+def ensure_space(scratch, workload, cleaner, margin=5 * 2**30):
+    """Wait for earlier runs' deletion if the disk cannot hold this run's files (a
+    daemon meeting ENOSPC loses points and the run never completes)."""
+    need = len(workload.names) * FILE_BYTES + margin
+    if shutil.disk_usage(scratch).free < need:
+        cleaner.wait()
+    free = shutil.disk_usage(scratch).free
+    if free < need:
+        raise BenchError(f"{workload.label} needs {need / 2**30:.1f} GiB free on "
+                         f"{scratch}, {free / 2**30:.1f} GiB are")
+
+
 def bench_tcp(workload, rounds, timeout, scratch, cleaner):
     """Alternate carbon, carbonish `rounds` times; every run in fresh storage."""
     runs = {"carbon": [], "carbonish": []}
     makers = {"carbon": Carbon, "carbonish": Carbonish}
     for index in range(rounds):
         for key in ("carbon", "carbonish"):
+            ensure_space(scratch, workload, cleaner)
             root = Path(scratch) / f"{workload.label}-{key}-{index}"
             try:
                 result = tcp_run(makers[key], workload, root, timeout)
@@ -911,6 +931,8 @@ HOW = """## How measured
   `MAX_UPDATES_PER_SECOND`, `MAX_CREATES_PER_MINUTE` = inf), `CACHE_WRITE_STRATEGY = sorted`,
   fallocate creates, `CARBON_METRIC_INTERVAL = 0`, `ENABLE_TAGS = False` (carbon), schema
   `10s:1d,1m:30d`, every listener on 127.0.0.1, fresh storage under a temp dir per run.
+  carbonish runs from a copy of `carbonish/` taken when the bench starts (the commit is
+  named above), so one bench run measures one version of the code.
 - TCP scenarios: the lines are built before the clock starts, time-major (every metric's
   point i, then point i+1, as collectors send), values = point index, timestamps 10 s apart.
   One connection, `sendall` in 1 MiB pieces. The clock runs from the first byte sent until
@@ -946,6 +968,21 @@ HOW = """## How measured
   write-heavy and one more create-heavy run with py-spy attached to the unmodified daemon,
   sampling the thread that holds the GIL.
 """
+
+
+def snapshot_code(scratch):
+    """Copy carbonish/ so this bench run measures one version of it, whatever is
+    committed meanwhile; the daemons run with the copy first on sys.path (their cwd)."""
+    target = Path(scratch) / "code"
+    shutil.copytree(REPO / "carbonish", target / "carbonish",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    check = subprocess.run([sys.executable, "-c", "import carbonish; print(carbonish.__file__)"],
+                           cwd=target, capture_output=True, text=True, timeout=60)
+    if not check.stdout.startswith(str(target)):
+        raise BenchError(f"the snapshot is not what the daemon imports: {check.stdout!r}")
+    Carbonish.code_dir = target
+    sys.path.insert(0, str(target))  # the in-process parse bench too
+    return target
 
 
 def code_version():
@@ -1009,11 +1046,11 @@ def run_all(args, scratch, cleaner):
     heavy = write_heavy(1000 // scale, 2000 // scale)
     if "write" in args.only:
         print(f"write-heavy: {heavy.total:,} points", flush=True)
-        tcp.append((heavy, bench_tcp(heavy, args.rounds, 600, scratch, cleaner), 5))
+        tcp.append((heavy, bench_tcp(heavy, args.rounds, 300, scratch, cleaner), 5))
     if "create" in args.only:
         creates = create_heavy(20000 // scale, 30)
         print(f"create-heavy: {creates.total:,} points", flush=True)
-        tcp.append((creates, bench_tcp(creates, args.rounds, 600, scratch, cleaner), 3))
+        tcp.append((creates, bench_tcp(creates, args.rounds, 300, scratch, cleaner), 3))
     if "udp" in args.only:
         print("udp:", flush=True)
         udp = bench_udp(scratch, args.udp_duration, args.ladder, args.bisections)
@@ -1022,10 +1059,11 @@ def run_all(args, scratch, cleaner):
         parse = bench_parse(args.parse_rounds)
     if "profile" in args.only:
         print("profile:", flush=True)
-        profile = bench_profile(heavy, scratch, 600)
-        spy = [(heavy.label, bench_py_spy(heavy, scratch, 600))]
+        profile = bench_profile(heavy, scratch, 300)
+        spy = [(heavy.label, bench_py_spy(heavy, scratch, 300))]
         if "create" in args.only:
-            spy.append((creates.label, bench_py_spy(creates, scratch, 600, cleaner=cleaner)))
+            ensure_space(scratch, creates, cleaner)
+            spy.append((creates.label, bench_py_spy(creates, scratch, 300, cleaner=cleaner)))
         spy = [(label, result) for label, result in spy if result]
     return tcp, udp, parse, profile, spy
 
@@ -1038,6 +1076,7 @@ def main(argv=None):
     args.load = " ".join(f"{x:.1f}" for x in os.getloadavg())
     cleaner = Cleaner()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
+        snapshot_code(scratch)
         try:
             figures = run_all(args, scratch, cleaner)
         finally:
