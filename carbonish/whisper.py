@@ -550,10 +550,13 @@ def aggregate(aggregationMethod, knownValues, neighborValues=None):
 
 def _aggregate_rows(method, values, known, n_known):
     """aggregate() over each row of `values` (m, k), using the `known` mask (n_known
-    per row, at least one). Results equal the Python built-ins' bit for bit: sums are
-    sequential and max/min keep the first of equals, as Python's do."""
+    per row, at least one; known None: all are). Results equal the Python built-ins'
+    bit for bit: sums are sequential and max/min keep the first of equals, as
+    Python's do."""
+    if known is None and method not in ("average", "sum", "avg_zero", "last"):
+        known = np.ones(values.shape, bool)
     if method in ("average", "sum", "avg_zero"):
-        filled = np.where(known, values, 0.0)
+        filled = values if known is None else np.where(known, values, 0.0)
         with np.errstate(invalid="ignore", over="ignore"):
             total = _sum_rows(filled)
         if method == "avg_zero":
@@ -561,8 +564,12 @@ def _aggregate_rows(method, values, known, n_known):
         elif method == "average":
             total /= n_known
         nonfinite = ~np.isfinite(total)     # NaN or inf in, or overflow
-        return _python_rows(method, values, known, total, nonfinite) \
-            if nonfinite.any() else total
+        if not nonfinite.any():
+            return total
+        known = np.ones(values.shape, bool) if known is None else known
+        return _python_rows(method, values, known, total, nonfinite)
+    if known is None:   # "last" with every value known
+        return values[:, -1].copy()
     if method == "last":
         last = values.shape[1] - 1 - np.argmax(known[:, ::-1], axis=1)
         return values[np.arange(len(values)), last]
@@ -669,11 +676,30 @@ def _last_of_runs(keys, *arrays):
     return (keys[keep], *(a[keep] for a in arrays))
 
 
+def _write_run(fd, header, archive, base, intervals, values):
+    """Write ascending intervals that are adjacent slots, fewer than a lap, with one
+    pwrite (two across the ring's end); False, writing nothing, for any other set."""
+    count = len(intervals)
+    first, last = int(intervals[0]), int(intervals[-1])
+    if count > archive.points or last - first != (count - 1) * archive.step:
+        return False
+    _forget_points(header)
+    data = _records(intervals, values).tobytes()
+    slot = (first - base) // archive.step % archive.points
+    head = (archive.points - slot) * pointSize
+    os.pwrite(fd, data[:head], archive.offset + slot * pointSize)
+    if len(data) > head:
+        os.pwrite(fd, data[head:], archive.offset)
+    return True
+
+
 def _write_archive_points(fd, header, archive, intervals, values):
     """Write unique, ascending aligned intervals into the archive as whisper does."""
     base = _read_base(fd, header, archive)
     if base == 0:
         base = int(intervals[0])
+    if _write_run(fd, header, archive, base, intervals, values):
+        return
     slots = ((intervals - base) // archive.step) % archive.points
     if len(intervals) > 1 and intervals[-1] - intervals[0] >= archive.retention:
         # More than one lap of the ring: chronologically later points win a slot.
@@ -720,6 +746,10 @@ def _propagate(fd, header, higher, lower, lower_intervals):
     times, values = _read_windows(fd, header, higher, lower, lower_intervals, k)
     expected = lower_intervals[:, None] + np.arange(k) * higher.step
     known = times == expected
+    if known.all():     # every window full, as in a steady series: all propagate
+        result = _aggregate_rows(header.method, values, None, k)
+        _write_propagated(fd, header, lower, lower_intervals, None, result)
+        return True
     n_known = known.sum(axis=1)
     ok = (n_known > 0) & (n_known / k >= header.xff)
     if ok.all():
@@ -756,13 +786,18 @@ def _read_windows(fd, header, higher, lower, lower_intervals, k):
 
 
 def _write_propagated(fd, header, lower, lower_intervals, ok, result):
-    intervals = lower_intervals if len(result) == len(ok) else lower_intervals[ok]
+    """Write the aggregated values of the lower intervals that propagate (`ok`; None:
+    all of them)."""
+    intervals = lower_intervals if ok is None or len(result) == len(ok) \
+        else lower_intervals[ok]
     base = _read_base(fd, header, lower)
     order = None
     if base == 0:
         # whisper walks a Python set of the intervals; the first written one is the base.
         order = _set_order(lower_intervals, intervals)
         base = int(intervals[order[0]])
+    if _write_run(fd, header, lower, base, intervals, result):
+        return
     slots = ((intervals - base) // lower.step) % lower.points
     if intervals[-1] - intervals[0] >= lower.retention and \
             len(np.unique(slots)) != len(slots):
