@@ -224,6 +224,7 @@ KEYS = (
     Key("web", "MAX_DEPTH", parse_int, 40),
     Key("web", "REQUEST_TIMEOUT", parse_float, 30.0),
     Key("web", "THREADS", parse_int, 4, "render worker threads"),
+    Key("web", "PROCESSES", parse_int, 1, "processes sharing the web port"),
 )
 
 PATH_KEYS = {("cache", k) for k in

@@ -36,7 +36,7 @@ class Store:
 class Registry:
     """sumSeries, scale, shifted (uses ctx.evaluate), grepish (uses ctx.compile_regex)."""
 
-    def call(self, name, ctx, args, kwargs):
+    def call(self, name, ctx, args, kwargs, arg_texts=None):
         if name == "sumSeries":
             series = [s for arg in args for s in arg]
             values = np.sum([s.values for s in series], axis=0)

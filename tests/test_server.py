@@ -51,7 +51,7 @@ class Registry:
     def __contains__(self, name):
         return name in ("sumSeries", "constantLine")
 
-    def call(self, name, ctx, args, kwargs):
+    def call(self, name, ctx, args, kwargs, arg_texts=None):
         if name == "sumSeries":
             series = [s for arg in args for s in arg]
             first = series[0]
@@ -106,7 +106,7 @@ def app(tmp_path):
     return server.WebApp(store, registry, evaluator, times, graph=fake_graph)
 
 
-def fake_graph(series_list, params, fmt):
+def fake_graph(series_list, params, fmt, tz=None):
     return f"<{fmt}:{len(series_list)}:{params.get('width', ['-'])[-1]}>".encode()
 
 

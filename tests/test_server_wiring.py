@@ -143,3 +143,23 @@ def test_worker_adopts_the_passed_socket(tmp_path):
     import socket
     assert reactor.adopted[:2] == (5, socket.AF_INET) and not reactor.tcpServers
     top.stopService()
+
+
+def test_functions_that_fetch_again_keep_what_wraps_their_argument(tmp_path):
+    """timeShift re-evaluates its argument's text for the shifted period (graphite's
+    requestContext['args']), so an alias inside it survives."""
+    whisper.create(str(tmp_path / "m.wsp"), [(60, 1440)])
+    now = int(time.time()) // 60 * 60
+    whisper.update_many(str(tmp_path / "m.wsp"), [(now - 3600 - 120, 5.0)])
+    app = server.build_app(settings_for(tmp_path))
+    params = server.Params({"target": ["timeShift(alias(m, 'renamed'), '1h')"], "format": ["json"],
+                            "from": ["-10min"], "until": [str(now)]})
+    [entry] = json.loads(app.render(params).body)
+    assert entry["target"] == 'timeShift(renamed, "-1h")'
+    assert 5.0 in [v for v, _ in entry["datapoints"]]
+
+
+def test_render_defaults_to_the_last_day_in_absolute_time(tmp_path):
+    app = server.build_app(settings_for(tmp_path))
+    start, end, now, tz = app.times.range(server.Params({"tz": ["Europe/Berlin"]}))
+    assert (end - start).total_seconds() == 86400

@@ -213,7 +213,8 @@ class RequestContext:
             args = [self._value(a) for a in node.args]
             kwargs = {k: self._value(v) for k, v in node.kwargs}
             self.check_deadline()
-            result = self.evaluator.registry.call(node.name, self, args, kwargs)
+            result = self.evaluator.registry.call(node.name, self, args, kwargs,
+                                                  arg_texts=[_text(a) for a in node.args])
             self.check_deadline()
             return result
         raise InputError(f"cannot evaluate {_describe(node)}")  # templates are filled first
@@ -225,6 +226,15 @@ class RequestContext:
         return [TimeSeries(r.name, r.start, r.end, r.step, r.values, path_expression=pattern,
                            x_files_factor=self.x_files_factor)
                 for r in known[pattern]]
+
+
+def _text(node):
+    """An argument as the target text that produced it (graphite's requestContext['args'])."""
+    if isinstance(node, grammar.PathExpression):
+        return node.text
+    if isinstance(node, grammar.Call):
+        return node.raw
+    return None
 
 
 def _paths(node):

@@ -19,7 +19,7 @@ import re
 import socket
 import sys
 import time
-from datetime import timedelta, timezone
+from datetime import timezone
 from urllib.parse import unquote_plus
 
 from twisted.application import service
@@ -160,8 +160,7 @@ class TimeParser:
         tz = self.tz(params)
         now = self.now(params, tz)
         until = self.parse("until", params.get("until"), tz, now) if "until" in params else now
-        since = (self.parse("from", params.get("from"), tz, now) if "from" in params
-                 else now - timedelta(days=1))
+        since = self.parse("from", params.get("from", "-1d"), tz, now)
         start, end = min(since, until), max(since, until)
         if start == end:
             raise InputError("Invalid empty time range")
@@ -233,7 +232,7 @@ class WebApp:
         if self.graph is None:
             raise InputError("graph formats not built")
         query = dict(params.values)
-        image = self.graph(series_list, query, fmt)
+        image = self.graph(series_list, query, fmt, tz)
         callback = params.jsonp() if fmt == "svg" else None
         if callback:
             text = image.decode() if isinstance(image, bytes) else image
@@ -513,11 +512,13 @@ def build_store(settings):
 
 
 def _graph_renderer():
-    try:
-        from webapp.graph import render_graph
-    except ImportError:
-        return None
-    return render_graph
+    """render_graph with the request's time zone (the server's TIME_ZONE unless `tz`)."""
+    from webapp.graph import render_graph
+    from webapp.graph.params import parse_graph_params
+
+    def draw(series_list, query, fmt, tz):
+        return render_graph(series_list, parse_graph_params(query, tz), fmt)
+    return draw
 
 
 def build_app(settings, store=None, registry=None, times=None, graph=None):
@@ -641,17 +642,10 @@ def build_service(settings, reactor=None, app=None, processes=None, adopt_fd=Non
     listener = ListeningService(site, web.INTERFACE, web.PORT, reactor, adopt_fd)
     listener.setServiceParent(top)
     if processes is None:
-        processes = _setting(web, "PROCESSES", 1)
+        processes = web.PROCESSES
     if processes > 1 and adopt_fd is None and _is_file(settings.path):
         WorkerProcesses(listener, settings.path, processes - 1, reactor).setServiceParent(top)
     return top
-
-
-def _setting(section, key, default):
-    try:
-        return getattr(section, key)
-    except (AttributeError, KeyError):
-        return default
 
 
 def _is_file(path):
