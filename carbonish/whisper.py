@@ -103,6 +103,7 @@ _MAX_SCATTER_WRITES = 8
 # pread/pwrite): numpy's fixed cost per call only pays off on larger batches.
 _SMALL_BATCH = 64
 _POINT = struct.Struct(pointFormat)
+_FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
 # Up to this many points a fetch decodes with struct rather than numpy.
 _SMALL_FETCH = 64
 # CPython 3.12 made sum() of floats compensated (Neumaier); aggregate() uses sum().
@@ -897,13 +898,15 @@ def update_many_arrays(path_or_fh, timestamps, values, now=None, lock=None,
 def _points_to_arrays(points):
     """(int64 timestamps, float64 values) from (timestamp, value) pairs, converting as
     whisper's int(t), float(v) do (and raising what they raise)."""
+    count = len(points)
     try:
-        timestamps, values = zip(*points, strict=True)
-        values = np.fromiter(values, np.float64, len(values))
+        if sum(map(len, points)) != 2 * count:      # a longer point; shorter: IndexError
+            raise ValueError("not all points are pairs")
+        values = np.fromiter(map(_SECOND, points), np.float64, count)
         if np.isnan(values).any():
             raise ValueError("NaN or None among the values: convert point by point")
-        return np.fromiter(timestamps, np.int64, len(timestamps)), values
-    except (ValueError, TypeError, OverflowError):
+        return np.fromiter(map(_FIRST, points), np.int64, count), values
+    except (ValueError, TypeError, OverflowError, IndexError, KeyError):
         pairs = [(int(t), float(v)) for (t, v) in points]
         timestamps = np.array([t for t, _ in pairs], np.int64)
         return timestamps, np.array([v for _, v in pairs], np.float64)

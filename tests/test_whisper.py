@@ -193,6 +193,16 @@ def test_update_many_sequential_day_byte_identical(tmp_path, method):
     pair.assert_same()
 
 
+@pytest.mark.parametrize("method", sorted(oracle.aggregationMethods))
+def test_update_many_rewriting_full_windows_byte_identical(tmp_path, method):
+    """Rewriting points of a filled stretch: every propagation window is full."""
+    pair = Pair(tmp_path, CONFIGS[0], 0.5, method, sparse=True)
+    rnd = random.Random(8)
+    pair.update_many([(NOW - 10 * i, rnd.uniform(-5, 5)) for i in range(2000)], NOW)
+    pair.update_many([(NOW - 10 * i, rnd.uniform(-5, 5)) for i in range(200, 1200)], NOW)
+    pair.assert_same()
+
+
 def test_update_many_wraps_the_ring_and_laps_it(tmp_path):
     pair = Pair(tmp_path, [(1, 10), (2, 10), (4, 10)], 0.0, "sum")
     now = NOW
@@ -233,15 +243,22 @@ def test_update_many_converts_like_whisper(tmp_path):
     pair.assert_same()
 
 
+@pytest.mark.parametrize("good", [1, 100])
 @pytest.mark.parametrize("bad", [
     (NOW, None), (NOW, "x"), (None, 1.0), ("x", 1.0), (NOW, 1.0, 2.0), (NOW,),
+    (math.nan, 1.0), (math.inf, 1.0), ("1.5", 1.0), [NOW - 5, 2.0],
 ])
-def test_update_many_bad_point_raises_what_whisper_raises(tmp_path, bad):
-    pair = Pair(tmp_path, [(10, 60)])
-    with pytest.raises(Exception) as expected:
-        oracle.update_many(pair.a, [(NOW - 10, 1.0), bad], now=NOW)
-    with pytest.raises(expected.type):
-        cw.update_many(pair.b, [(NOW - 10, 1.0), bad], now=NOW)
+def test_update_many_bad_point_raises_what_whisper_raises(tmp_path, good, bad):
+    pair = Pair(tmp_path, [(10, 600)])
+    points = [(NOW - 10 - i, 1.0) for i in range(good)] + [bad]
+    try:
+        oracle.update_many(pair.a, points, now=NOW)
+    except Exception as error:
+        with pytest.raises(type(error)):
+            cw.update_many(pair.b, points, now=NOW)
+    else:
+        cw.update_many(pair.b, points, now=NOW)
+    pair.assert_same()
 
 
 LARGE = 100    # more points than the plain-Python path takes: the numpy path runs
