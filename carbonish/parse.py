@@ -154,20 +154,9 @@ def _floats(chunk, starts, stops, which):
 
 
 def _parse_lines(lines):
-    names, timestamps, values, errors = [], [], [], []
-    for line in lines:
-        parts = line.split()
-        if not parts:
-            continue
-        point = _parse_fields(parts)
-        if isinstance(point, tuple):
-            names.append(point[0])
-            timestamps.append(point[1])
-            values.append(point[2])
-        else:
-            errors.append(("invalidLines", f"{point}: {line[:200]!r}"))
-    return Batch(names, np.array(timestamps, dtype=np.float64),
-                 np.array(values, dtype=np.float64), errors)
+    """The careful path: line by line, each bad line a reason naming it."""
+    rows = [(line.split(), line) for line in lines]
+    return _parse_rows([(fields, line) for fields, line in rows if fields])
 
 
 def _parse_fields(parts):
@@ -228,25 +217,26 @@ def parse_csv(data):
         if columns[0] is None or columns[1] is None:
             return Batch.empty([("invalidLines", "CSV header needs 'path' and 'value' columns")])
         lines = lines[1:]
-    rows = []
-    for line in lines:
-        fields = line.strip().split(b",")
-        if fields == [b""]:
-            continue
-        if len(fields) not in (2, 3) or len(fields) <= max(columns[0], columns[1]):
-            rows.append(None)
-            continue
-        row = [fields[columns[0]].strip(), fields[columns[1]].strip()]
-        if columns[2] is not None and columns[2] < len(fields) and fields[columns[2]].strip():
-            row.append(fields[columns[2]].strip())
-        rows.append(row)
-    return _parse_rows(rows, lines)
+    rows = [(_csv_fields(line, columns), line) for line in lines if line.strip()]
+    return _parse_rows(rows)
 
 
-def _parse_rows(rows, lines):
+def _csv_fields(line, columns):
+    """[path, value(, timestamp)] of a CSV line in plaintext's field order, or None."""
+    fields = [field.strip() for field in line.strip().split(b",")]
+    if len(fields) not in (2, 3) or len(fields) <= max(columns[0], columns[1]):
+        return None
+    row = [fields[columns[0]], fields[columns[1]]]
+    if columns[2] is not None and columns[2] < len(fields) and fields[columns[2]]:
+        row.append(fields[columns[2]])
+    return row
+
+
+def _parse_rows(rows):
+    """[(fields or None, line), ...] -> Batch; None fields mean a malformed line."""
     names, timestamps, values, errors = [], [], [], []
-    for row, line in zip(rows, (l for l in lines if l.strip())):
-        point = _parse_fields(row) if row is not None else "expected 'path,value[,timestamp]'"
+    for fields, line in rows:
+        point = _parse_fields(fields) if fields is not None else "expected 'path,value[,timestamp]'"
         if isinstance(point, tuple):
             names.append(point[0])
             timestamps.append(point[1])
