@@ -136,16 +136,16 @@ def test_listen_udp_binds_sizes_and_stops():
     assert isinstance(port, BatchUDPPort) and port in reactor.readers
     assert port.getHost().port > 0 and port.maxPacketSize == 65535
     assert port.socket.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) >= 1 << 20
-    assert port.coalesce_delay > 0          # 2 MiB granted: deep enough to pause reading
+    assert (port.coalesce_delay, port.coalesce_below) == (0.005, 256)   # 2 MiB granted
     port.stopListening()
     reactor.advance(0)
     assert port not in reactor.readers
 
 
-def test_listen_udp_never_pauses_with_the_kernel_default_buffer():
+def test_listen_udp_pauses_briefly_with_the_kernel_default_buffer():
     reactor = ReaderReactor()
     port = listen_udp(reactor, 0, StatsdUDP(None), "127.0.0.1", 0)
-    assert port.coalesce_delay == 0
+    assert (port.coalesce_delay, port.coalesce_below) == (0.0005, 64)
     port.stopListening()
     reactor.advance(0)
 

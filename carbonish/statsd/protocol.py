@@ -88,8 +88,8 @@ class BatchUDPPort(udp.Port):
     With `coalesce_delay` set, a pass that found fewer than `coalesce_below` datagrams
     stops reading for that long, so that at moderate rates the process wakes up once per
     few dozen datagrams rather than once per datagram or two (the wake-up, not the
-    datagram, is then what costs). Only for a receive buffer deep enough to hold what
-    arrives meanwhile; listen_udp turns it on when the kernel granted one.
+    datagram, is then what costs); listen_udp sets both from the buffer the kernel
+    granted, so that what arrives meanwhile fits.
     """
     coalesce_delay = 0.0
     coalesce_below = 256
@@ -136,20 +136,23 @@ def set_receive_buffer(sock, size) -> int:
     return sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
 
 
-COALESCE_MIN_BUFFER = 2 * 1024 * 1024   # ~2,500 small datagrams (Linux reports it doubled):
-#                                          a 5 ms pause is safe below ~500k datagrams/s
-COALESCE_DELAY = 0.005                   # seconds
+# How long a small read pass pauses reading, by the receive buffer the kernel granted
+# (as getsockopt reports it, doubled): (at least, pause seconds, below this many).
+# 2 MiB holds ~2,500 small datagrams, so 5 ms is safe below ~500k datagrams/s; the
+# kernel default (~256 datagrams) gets 0.5 ms, safe below ~500k/s too, and a third of
+# the CPU a packet that waking for every datagram or two costs.
+COALESCE = ((2 * 1024 * 1024, 0.005, 256), (0, 0.0005, 64))
 
 
 def listen_udp(reactor, port, protocol, interface="", buffer_size=0):
     """Bind a BatchUDPPort for a statsd protocol (reactor.listenUDP's steps) and size
     its receive buffer; the caller stops it with `stopListening`. Wake-ups are coalesced
-    (COALESCE_DELAY) only when the kernel granted at least COALESCE_MIN_BUFFER."""
+    as COALESCE says for the buffer granted."""
     listening = BatchUDPPort(port, protocol, interface, UDP_MAX_PACKET_SIZE, reactor)
     listening.startListening()
     granted = set_receive_buffer(listening.socket, buffer_size)
-    if granted >= COALESCE_MIN_BUFFER:
-        listening.coalesce_delay = COALESCE_DELAY
+    listening.coalesce_delay, listening.coalesce_below = next(
+        (delay, below) for least, delay, below in COALESCE if granted >= least)
     host = listening.getHost()
     log.info("statsd listening on udp://{host}:{port} (SO_RCVBUF {granted} bytes)",
              host=host.host, port=host.port, granted=granted)
