@@ -495,9 +495,10 @@ def create(path, archiveList, xFilesFactor=None, aggregationMethod=None,
     for step, points in archives:
         header += struct.pack(archiveInfoFormat, offset, step, points)
         offset += points * pointSize
-    if os.path.exists(path):
-        raise InvalidConfiguration("File %s already exists!" % path)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    except FileExistsError:
+        raise InvalidConfiguration("File %s already exists!" % path) from None
     try:
         if _opt(lock, LOCK):
             fcntl.flock(fd, fcntl.LOCK_EX)
@@ -722,11 +723,17 @@ def _update_archive(fd, header, index, intervals, values):
     into the lower-precision archives, as whisper's __archive_update_many does."""
     archive = header.archives[index]
     _write_archive_points(fd, header, archive, intervals, values)
+    first, last = int(intervals[0]), int(intervals[-1])
+    adjacent = last - first == (len(intervals) - 1) * archive.step
     higher = archive
     for lower in header.archives:
         if lower.step <= archive.step:
             continue
-        lower_intervals, = _last_of_runs(intervals - intervals % lower.step)
+        if adjacent and lower.step % archive.step == 0:     # every lower interval between
+            lower_intervals = np.arange(first - first % lower.step,
+                                        last - last % lower.step + 1, lower.step)
+        else:
+            lower_intervals, = _last_of_runs(intervals - intervals % lower.step)
         if not _propagate(fd, header, higher, lower, lower_intervals):
             break
         higher = lower
