@@ -7,7 +7,9 @@ content type text/javascript; the server accepts only a JavaScript identifier th
 
 orjson, when installed, formats the floats (the bulk of the work) about five times
 faster than the standard library; both give the same numbers and shapes, graphite-web's
-`", "` spacing only with the standard library.
+`", "` spacing only with the standard library. With orjson, each series' datapoints
+are written from two numpy arrays (values, NaN written null; timestamps) joined as
+bytes, not from a list of 8,640 Python pairs: a third less time for a day at 10 s.
 """
 import json
 
@@ -69,7 +71,77 @@ def json_entries(series_list, max_data_points=None, no_null_points=False):
     return entries
 
 
+# timestamps below this are written by orjson as "<digits>.0" (never in exponent form)
+_PLAIN_FLOAT_LIMIT = 10 ** 15
+
+
+def _fast_datapoints(values, timestamps):
+    """`[[value or null, timestamp], ...]` as bytes; None if a value is infinite."""
+    if np.isinf(values).any():
+        return None
+    if not len(timestamps):
+        return b"[]"
+    if max(abs(int(timestamps[0])), abs(int(timestamps[-1]))) >= _PLAIN_FLOAT_LIMIT:
+        return orjson.dumps(list(zip(_python_values(values), timestamps.tolist())))
+    value_texts = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1].split(b",")
+    stamp_texts = _stamp_texts(timestamps)
+    if stamp_texts is None:  # timestamps of different widths: one float array instead
+        pairs = np.empty((len(timestamps), 2), dtype=np.float64)
+        pairs[:, 0] = values
+        pairs[:, 1] = timestamps
+        # a value is always followed by ",", so ".0]" ends an integral timestamp only
+        return orjson.dumps(pairs, option=orjson.OPT_SERIALIZE_NUMPY).replace(b".0]", b"]")
+    parts = [None] * (2 * len(stamp_texts))
+    parts[0::2] = value_texts
+    parts[1::2] = stamp_texts
+    return b"[[" + b"".join(parts)[:-2] + b"]"
+
+
+def _stamp_texts(timestamps):
+    """[b",<timestamp>],[", ...] when every timestamp has the same number of characters
+    (the usual case: all 10 digits), else None."""
+    text = orjson.dumps(timestamps, option=orjson.OPT_SERIALIZE_NUMPY)[1:-1] + b","
+    count = len(timestamps)
+    if len(text) % count:
+        return None
+    width = len(text) // count - 1
+    digits = np.frombuffer(text, dtype=np.uint8).reshape(count, width + 1)
+    if (digits[:, width] != ord(",")).any():
+        return None
+    cells = np.empty((count, width + 4), dtype=np.uint8)
+    cells[:, 0] = ord(",")
+    cells[:, 1:width + 1] = digits[:, :width]
+    cells[:, width + 1:] = np.frombuffer(b"],[", dtype=np.uint8)
+    return cells.view(f"S{width + 4}").ravel().tolist()
+
+
+def _fast_json(series_list, max_data_points, no_null_points):
+    """What _encode(json_entries(...)) gives through orjson, datapoints in one call
+    each; None when a value (after consolidation) is infinite."""
+    if max_data_points is not None:
+        series_list = consolidate_all(series_list, max_data_points)
+    entries = []
+    for series in series_list:
+        timestamps = series.timestamps()
+        values = series.values[:len(timestamps)]
+        if no_null_points:
+            keep = np.flatnonzero(~np.isnan(values))
+            if not len(keep):
+                continue
+            timestamps, values = timestamps[keep], values[keep]
+        points = _fast_datapoints(values, timestamps)
+        if points is None:  # orjson writes infinities null; graphite-web writes 1e9999
+            return None
+        entries.append({"target": series.name, "tags": dict(series.tags),
+                        "datapoints": orjson.Fragment(points)})
+    return orjson.dumps(entries)
+
+
 def render_json(series_list, options, max_data_points=None):
+    if orjson is not None and not options.pretty:
+        body = _fast_json(series_list, max_data_points, options.no_null_points)
+        if body is not None:
+            return _wrap(body, options)
     entries = json_entries(series_list, max_data_points, options.no_null_points)
     return _wrap(_encode(entries, options.pretty, _all_finite(series_list)), options)
 
