@@ -1403,19 +1403,20 @@ def _small_archive_update(fd, header, index, points):
     unique = [p for p, after in zip(aligned, aligned[1:] + [(None, None)])
               if p[0] != after[0]]
     _check_timestamps([unique[0][0], unique[-1][0]], header.name)
-    _small_write(fd, header, archive, unique)
-    higher = archive
+    higher, higher_base = archive, _small_write(fd, header, archive, unique)
     for lower in header.archives:
         if lower.step <= archive.step:
             continue
         intervals = set([t - t % lower.step for t, _ in aligned])   # whisper's set order
-        if not _small_propagate(fd, header, higher, lower, intervals):
+        lower_base = _small_propagate(fd, header, higher, higher_base, lower, intervals)
+        if lower_base is None:
             break
-        higher = lower
+        higher, higher_base = lower, lower_base
 
 
 def _small_write(fd, header, archive, points):
-    """Write unique ascending (interval, value) points, one pwrite per run of slots."""
+    """Write unique ascending (interval, value) points, one pwrite per run of slots;
+    return the archive's base (equal, modulo a lap, to its first slot's timestamp)."""
     base = _read_base(fd, header, archive)
     _forget_points(header)
     if base == 0:
@@ -1434,19 +1435,20 @@ def _small_write(fd, header, archive, points):
         packed.append(_POINT.pack(t, v))
         previous = slot
     os.pwrite(fd, b"".join(packed), archive.offset + run_start * pointSize)
+    return base
 
 
-def _small_propagate(fd, header, higher, lower, intervals):
-    """whisper's __propagate for each lower interval, in whisper's order."""
+def _small_propagate(fd, header, higher, higher_base, lower, intervals):
+    """whisper's __propagate for each lower interval, in whisper's order. Returns the
+    lower archive's base if anything was written to it, else None."""
     k = _window(higher, lower)
-    window = struct.Struct("!" + pointFormat[1:] * k)
-    higher_base = _read_base(fd, header, higher)
+    window = "!" + pointFormat[1:] * k
     lower_base = _read_base(fd, header, lower)
     written = False
     for interval in intervals:
         first = 0 if higher_base == 0 else \
             ((interval - higher_base) // higher.step) % higher.points
-        unpacked = window.unpack(_ring_bytes(fd, header, higher, first, k))
+        unpacked = struct.unpack(window, _ring_bytes(fd, header, higher, first, k))
         neighbors = [value if t == interval + i * higher.step else None
                      for i, (t, value) in enumerate(zip(unpacked[::2], unpacked[1::2]))]
         known = [v for v in neighbors if v is not None]
@@ -1459,4 +1461,4 @@ def _small_propagate(fd, header, higher, lower, intervals):
         os.pwrite(fd, _POINT.pack(interval, aggregate(header.method, known, neighbors)),
                   lower.offset + slot * pointSize)
         written = True
-    return written
+    return lower_base if written else None
