@@ -373,8 +373,8 @@ from {START_RATE:,} until the first loss, then {BISECT_STEPS} bisection steps. s
 {default_rcvbuf():,} bytes, rmem_max {rmem_max():,}; carbonish asks for
 {CARBONISH_BUFFER // (1024 * 1024)} MiB (UDP_BUFFER_SIZE; Linux grants at most rmem_max,
 reported doubled). carbonish reads whole passes of datagrams and pauses reading after a
-small pass (5 ms with its buffer, 0.5 ms with the kernel default), so it wakes up once
-per many datagrams; statsd (node) wakes up per datagram or two.
+small pass (5 ms with its buffer, 0.5 ms with the kernel default), so at moderate rates
+it wakes up once per many datagrams rather than once per one or two.
 {rounds} rounds, receivers alternating within each, medians quoted.
 Machine: {os.cpu_count()} cores, shared with other work and noisy.
 {cap_note}
