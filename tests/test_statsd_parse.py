@@ -121,7 +121,8 @@ def test_config_defaults_and_deletes():
 
 @pytest.mark.parametrize("kwargs, key", [
     ({"flush_interval": 0}, "FLUSH_INTERVAL"), ({"flush_interval": INF}, "FLUSH_INTERVAL"),
-    ({"gauges_max_ttl": 0}, "GAUGES_MAX_TTL"), ({"percent_threshold": (0.0,)}, "PERCENT_THRESHOLD"),
+    ({"gauges_max_ttl": 0}, "GAUGES_MAX_TTL"),
+    ({"percent_threshold": (0.0,)}, "PERCENT_THRESHOLD"),
     ({"percent_threshold": (101.0,)}, "PERCENT_THRESHOLD"),
 ])
 def test_config_rejects(kwargs, key):
@@ -144,7 +145,8 @@ def test_parse_histogram():
 
 
 @pytest.mark.parametrize("text, why", [
-    ("[", "not JSON"), ('{"metric": "a"}', "JSON list"), ('[{"metric": 1, "bins": []}]', "each entry"),
+    ("[", "not JSON"), ('{"metric": "a"}', "JSON list"),
+    ('[{"metric": 1, "bins": []}]', "each entry"),
     ('[{"metric": "a"}]', "each entry"), ('[{"metric": "a", "bins": ["x"]}]', "bin 'x'"),
     ('[{"metric": "a", "bins": [true]}]', "bin True"),
 ])

@@ -41,7 +41,8 @@ class Namer:
         self.legacy = config.legacy_namespace
         if self.legacy:
             self.root, self.counters = ["stats"], ["stats"]
-            self.timers, self.gauges, self.sets = (["stats", t] for t in ("timers", "gauges", "sets"))
+            self.timers, self.gauges, self.sets = (
+                ["stats", kind] for kind in ("timers", "gauges", "sets"))
             return
         root = [config.global_prefix] if config.global_prefix else []
         self.root = root

@@ -35,7 +35,8 @@ _RATE_DIGITS = re.compile(r"@([0-9.]+)")
 # The everyday line, for which every rule above reduces to float(): a clean name, one
 # unsigned decimal value, a known type, maybe a plain rate. Anything else takes the
 # general path.
-_SIMPLE = re.compile(r"([a-zA-Z0-9_.\-]*):([0-9]+(?:\.[0-9]+)?)\|(c|ms|g|s)(?:\|@([0-9]*\.?[0-9]+))?")
+_SIMPLE = re.compile(r"([a-zA-Z0-9_.\-]*):([0-9]+(?:\.[0-9]+)?)\|(c|ms|g|s)"
+                     r"(?:\|@([0-9]*\.?[0-9]+))?")
 
 
 def sanitize_key(key: str) -> str:

@@ -111,7 +111,8 @@ class _TimerGroup:
             deviations = np.where(self.valid, v - mean[:, None], 0.0)
             variance = np.cumsum(deviations * deviations, axis=1)[r, last] / n
             mid = lens // 2
-            median = np.where(lens % 2 == 1, v[r, mid], (v[r, np.maximum(mid - 1, 0)] + v[r, mid]) / 2)
+            below_mid = v[r, np.maximum(mid - 1, 0)]
+            median = np.where(lens % 2 == 1, v[r, mid], (below_mid + v[r, mid]) / 2)
         counts = np.asarray(counts, dtype=np.float64)
         columns = []
         for pct, label in thresholds:
