@@ -4,38 +4,25 @@ TCP hands every run of whole lines to the parser in one call (not one call a lin
 keeps the partial last line for the next segment; a line longer than the limit is
 skipped up to its newline and counted. UDP takes each datagram as whole lines.
 """
-from twisted.internet.protocol import DatagramProtocol, Protocol
+from twisted.internet.protocol import DatagramProtocol
 
 from carbonish.receivers.flow import FlowControlledFactory
+from carbonish.receivers.lines import LineChunkReceiver
 
 
-class PlaintextProtocol(Protocol):
-    def __init__(self):
-        self._buffer = b""
-        self._skipping = False
-
+class PlaintextProtocol(LineChunkReceiver):
     def connectionMade(self):
+        self.max_length = self.factory.max_length
         self.factory.connected(self)
 
     def connectionLost(self, reason):
         self.factory.disconnected(self)
 
-    def dataReceived(self, data):
-        if self._skipping:
-            newline = data.find(b"\n")
-            if newline < 0:
-                return
-            self._skipping = False
-            data = data[newline + 1:]
-        data = self._buffer + data
-        cut = data.rfind(b"\n") + 1
-        self._buffer = data[cut:]
-        if cut:
-            self.factory.lines(data[:cut])
-        if len(self._buffer) > self.factory.max_length:
-            self.factory.too_long(self._buffer)
-            self._buffer = b""
-            self._skipping = True
+    def linesReceived(self, chunk):
+        self.factory.lines(chunk)
+
+    def lineTooLong(self, start):
+        self.factory.too_long(start)
 
 
 class PlaintextFactory(FlowControlledFactory):

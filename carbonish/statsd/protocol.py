@@ -17,9 +17,11 @@ import socket
 
 from twisted.application.service import MultiService, Service
 from twisted.internet import udp
-from twisted.internet.protocol import DatagramProtocol, Factory, Protocol
+from twisted.internet.protocol import DatagramProtocol, Factory
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+
+from carbonish.receivers.lines import LineChunkReceiver
 
 from carbonish.statsd.aggregator import StatsdAggregator
 
@@ -159,29 +161,17 @@ def listen_udp(reactor, port, protocol, interface="", buffer_size=0):
     return listening
 
 
-class StatsdTCP(Protocol):
+class StatsdTCP(LineChunkReceiver):
     """Whole lines as they arrive, one packet per run (statsd's servers/tcp.js)."""
 
-    def __init__(self):
-        self._buffer = b""
-        self._skipping = False
+    def connectionMade(self):
+        self.max_length = self.factory.max_length
 
-    def dataReceived(self, data):
-        if self._skipping:
-            newline = data.find(b"\n")
-            if newline < 0:
-                return
-            self._skipping = False
-            data = data[newline + 1:]
-        data = self._buffer + data
-        cut = data.rfind(b"\n") + 1
-        self._buffer = data[cut:]
-        if cut:
-            self.factory.batcher.add(data[:cut])
-        if len(self._buffer) > self.factory.max_length:
-            self.factory.too_long(self._buffer)
-            self._buffer = b""
-            self._skipping = True
+    def linesReceived(self, chunk):
+        self.factory.batcher.add(chunk)
+
+    def lineTooLong(self, start):
+        self.factory.too_long(start)
 
 
 class StatsdTCPFactory(Factory):

@@ -8,7 +8,9 @@ from tests.integration.daemons import write_config
 
 
 def last_value(path):
-    (first, _, step), values = whisper.fetch(str(path), time.time() - 600)
+    # statsd stamps a flush with Math.round(now): up to half a second ahead of the clock
+    now = time.time()
+    (first, _, step), values = whisper.fetch(str(path), now - 600, now + 60, now=now + 60)
     known = [v for v in values if v is not None]
     return known[-1] if known else None
 
