@@ -5,9 +5,12 @@ send one): /render, /metrics/find, /metrics/expand, /metrics/index.json, /functi
 /functions/<name>, /version, /tags..., /events/get_data. GET and POST (form body)
 alike; parameters of both are merged, the body winning.
 
-The reactor thread only parses HTTP; every request runs on an explicit ThreadPool via
+The reactor thread parses HTTP; requests run on an explicit ThreadPool via
 deferToThreadPool (finding, reading files, evaluating, formatting), so a slow render
-does not stall the others. Errors are translated once, here: an InputError becomes its
+does not stall the others. The one exception is a render whose work is small and
+local (WebApp.quick: a data format, at most QUICK_TARGETS plain series names, no
+cluster servers, no carbonlink, no read locks): it is answered on the reactor thread
+at once, as the hand-off to a thread and back costs as much CPU as such a render. Errors are translated once, here: an InputError becomes its
 status (400, or 413 for size limits) with one line of text/plain; anything else is
 logged and answered 500 "internal error" with no trace. A request that outlives
 REQUEST_TIMEOUT (plus a grace second) is answered 400 even if its worker is still busy.
@@ -26,6 +29,7 @@ from twisted.application import service
 from twisted.internet import defer, protocol
 from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
@@ -42,6 +46,8 @@ VERSION = "1.1.10"
 GRAPH_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application/x-pdf"}
 _JSONP = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
 _EMPTY_JSON_ROUTES = ("tags", "events")
+QUICK_TARGETS = 4
+_PLAIN_TARGET = re.compile(rb"[^()*?\[\]{},\s]+")  # a series name: no call, no wildcard
 
 log = Logger(namespace="carbonish.web")
 
@@ -176,6 +182,26 @@ class WebApp:
         self.evaluator = evaluator
         self.times = times
         self.graph = graph
+
+    def quick(self, handler, args):
+        """True when `handler` with raw request `args` ({bytes: [bytes]}) reads at most
+        QUICK_TARGETS files of this node (no call, no wildcard, a data format) and
+        nothing over the network: the only work worth answering without a thread."""
+        if handler != self.render or not self._local_plain_reads():
+            return False
+        formats_asked = args.get(b"format")
+        if not formats_asked or formats_asked[-1].lower().decode("ascii", "replace") \
+                not in formats.DATA_FORMATS:
+            return False
+        targets = args.get(b"target", []) + args.get(b"target[]", [])
+        return 0 < len(targets) <= QUICK_TARGETS and all(
+            _PLAIN_TARGET.fullmatch(t) for t in targets)
+
+    def _local_plain_reads(self):
+        local = getattr(self.store, "local", None)
+        return (getattr(self.store, "remotes", None) == [] and local is not None
+                and getattr(local, "carbonlink", True) is None
+                and getattr(local, "lock_reads", True) is False)
 
     def route(self, path):
         """The handler for a request path, or None (404)."""
@@ -456,6 +482,13 @@ class ApiResource(resource.Resource):
         handler = self.app.route(path)
         if handler is None:
             _send(request, Response(b"not found\n", "text/plain; charset=utf-8", 404))
+            return server.NOT_DONE_YET
+        if self.app.quick(handler, request.args):
+            try:
+                response = _call(handler, request.args)
+            except Exception:  # noqa: BLE001 - answered 500 as on the pool
+                response = self._failed(Failure(), path)
+            _send(request, response)
             return server.NOT_DONE_YET
         finished = []
         request.notifyFinish().addBoth(finished.append)
