@@ -1,13 +1,21 @@
-"""The HTTP API side by side: `carbonish web` vs graphite-web 1.1.10 under gunicorn
-(2 sync workers, dummy cache, no carbonlink) over the same whisper files, one run.
+"""The HTTP API side by side: `carbonish web` ([web] PROCESSES = 2) vs graphite-web
+1.1.10 under gunicorn (2 sync workers, dummy cache, no carbonlink) over the same whisper
+files, one run.
 
-Measured over real HTTP on 127.0.0.1, a new connection per request on both sides:
-  1. json render of one series over a day at 10 s (8,640 points): requests/s with 4
-     concurrent clients, and sequential latency;
+Measured over real HTTP on 127.0.0.1:
+  1. json render of one series over a day at 10 s (8,640 points): requests/s under
+     `wrk -t1 -c8 -d5s` (C load generator, the same command against both servers; once
+     as wrk does by default, keep-alive where the server allows it, gunicorn's sync
+     workers do not; once with `Connection: close` on both), requests per server CPU
+     second, and sequential latency (Python client, a new connection per request);
   2. sumSeries over 1,000 series for a day: sequential latency;
   3. /metrics/find matching 1,000 nodes (treejson): sequential latency.
-Rounds alternate A, B, A, B; medians are quoted. Before timing, both answers are
+Rounds alternate A, B, A, B; medians are quoted. Before timing, the answers are
 compared (same series, same values) so the figures are for the same work.
+
+`--before DIR` adds a third side: carbonish run from another source tree (e.g.
+`git archive <commit> | tar -x -C DIR`), for before/after figures in the same run.
+wrk is installed with apt-get when missing (Debian package `wrk`, as root).
 """
 import http.client
 import json
@@ -38,8 +46,9 @@ DAY = 86400
 STEP = 10
 MANY = 1000
 ROUNDS = 5
-THROUGHPUT_SECONDS = 3.0
-CLIENTS = 4
+WRK_SECONDS = 5
+WRK_CONNECTIONS = 8
+PROCESSES = 2
 
 SETTINGS = '''
 SECRET_KEY = "bench"
@@ -63,6 +72,7 @@ INTERFACE = 127.0.0.1
 PORT = 0
 TIME_ZONE = UTC
 MAX_SERIES = 100000
+PROCESSES = {processes}
 """
 
 
@@ -110,21 +120,17 @@ def start_graphite(tmp):
     return process, port
 
 
-TWO_PROCESSES = ("import sys; from carbonish.settings import load_settings; "
-                 "from webapp import server; server.run(load_settings(sys.argv[1]), processes=2)")
-
-
-def start_carbonish(tmp, processes=1):
-    """`carbonish web`; with 2 processes through webapp.server.run (the CLI takes the
-    count from [web] PROCESSES once settings have that key)."""
-    conf = Path(tmp) / "carbon.conf"
+def start_carbonish(tmp, tree=ROOT, name="carbon.conf"):
+    """`carbonish web` from source tree `tree`, [web] PROCESSES = 2 (the master and one
+    worker process sharing the socket; graphite-web has 2 gunicorn workers)."""
+    conf = Path(tmp) / name
     storage = Path(tmp) / "storage"
-    conf.write_text(CARBON_CONF.format(storage=storage, whisper=storage / "whisper"))
-    argv = ([sys.executable, "-m", "carbonish.cli", "web", "--config", str(conf)]
-            if processes == 1 else [sys.executable, "-c", TWO_PROCESSES, str(conf)])
-    process = subprocess.Popen(argv,
-                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    conf.write_text(CARBON_CONF.format(storage=storage, whisper=storage / "whisper",
+                                       processes=PROCESSES))
+    argv = [sys.executable, "-m", "carbonish.cli", "web", "--config", str(conf)]
+    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(tree))
+    process = subprocess.Popen(argv, cwd=tree, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=env)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         line = process.stdout.readline().decode()
@@ -133,11 +139,20 @@ def start_carbonish(tmp, processes=1):
             threading.Thread(target=process.stdout.read, daemon=True).start()  # drain
             port = int(match.group(1))
             wait_ready(port, process, "carbonish web")
+            _wait_workers(process.pid, PROCESSES - 1)
             return process, port
         if not line and process.poll() is not None:
             break
     process.kill()
     raise RuntimeError("carbonish web did not start")
+
+
+def _wait_workers(pid, count):
+    """Wait until `count` worker processes have started and imported the app."""
+    deadline = time.monotonic() + 60
+    while len(psutil.Process(pid).children()) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(2.0)  # their imports: a worker answers once it has listened
 
 
 def wait_ready(port, process, what):
@@ -189,27 +204,35 @@ def server_cpu(pid):
     return total
 
 
-def throughput(port, pid, path, params, seconds=THROUGHPUT_SECONDS, clients=CLIENTS):
-    """(requests per second, requests per server CPU second) of `clients` threads
-    hammering for `seconds`."""
-    cpu_before = server_cpu(pid)
-    stop = time.perf_counter() + seconds
-    counts = [0] * clients
+def ensure_wrk():
+    """The wrk executable; installed with apt-get (as root) when missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    if os.geteuid() != 0:
+        raise RuntimeError("wrk is missing: apt-get install wrk (Debian package)")
+    subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return shutil.which("wrk")
 
-    def client(index):
-        while time.perf_counter() < stop:
-            status, _ = request(port, path, params)
-            if status != 200:
-                raise RuntimeError(f"{path} answered {status}")
-            counts[index] += 1
-    started = time.perf_counter()
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    return sum(counts) / elapsed, sum(counts) / max(server_cpu(pid) - cpu_before, 1e-9)
+
+def throughput(wrk, port, pid, path, params, close=False):
+    """(requests per second, requests per server CPU second) under wrk."""
+    url = f"http://127.0.0.1:{port}{path}?{urllib.parse.urlencode(params, doseq=True)}"
+    argv = [wrk, "-t1", f"-c{WRK_CONNECTIONS}", f"-d{WRK_SECONDS}s"]
+    if close:
+        argv += ["-H", "Connection: close"]
+    cpu_before = server_cpu(pid)
+    out = subprocess.run(argv + [url], check=True, capture_output=True, text=True,
+                         timeout=WRK_SECONDS + 60).stdout
+    cpu = server_cpu(pid) - cpu_before
+    if "Non-2xx" in out:
+        raise RuntimeError(f"wrk saw errors against port {port}:\n{out}")
+    if "Socket errors" in out:  # counted, as wrk does; shown for the record
+        print(f"port {port}: " + re.search(r"Socket errors.*", out).group(), file=sys.stderr)
+    done = int(re.search(r"(\d+) requests in", out).group(1))
+    rate = float(re.search(r"Requests/sec:\s*([\d.]+)", out).group(1))
+    return rate, done / max(cpu, 1e-9)
 
 
 def same_answer(ours, theirs, params):
@@ -224,98 +247,130 @@ def same_answer(ours, theirs, params):
         assert np.allclose(vx, vy, rtol=1e-9, equal_nan=True)
 
 
-def main():
+def main(argv):
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--before", help="another carbonish source tree, a third side")
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
+    args = parser.parse_args(argv)
+    wrk = ensure_wrk()
+    load = [os.getloadavg()[0]]
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         now = int(time.time())
         make_files(Path(tmp) / "storage" / "whisper", now)
-        graphite, theirs = start_graphite(tmp)
-        carbonish, ours = start_carbonish(tmp)
+        processes = []
         try:
-            results = run((ours, carbonish.pid), (theirs, graphite.pid), now)
-            carbonish.terminate()
-            carbonish.wait(timeout=60)
-            carbonish, ours = start_carbonish(tmp, processes=2)
-            results["rps2"] = run_throughput((ours, carbonish.pid), (theirs, graphite.pid), now)
+            graphite, theirs = start_graphite(tmp)
+            processes.append(graphite)
+            carbonish, ours = start_carbonish(tmp)
+            processes.append(carbonish)
+            sides = [(ours, carbonish.pid), (theirs, graphite.pid)]
+            if args.before:
+                before, port = start_carbonish(tmp, Path(args.before).resolve(), "before.conf")
+                processes.append(before)
+                sides.append((port, before.pid))
+            results = run(wrk, sides, now, args.rounds)
         finally:
-            for process in (carbonish, graphite):
+            for process in processes:
                 process.terminate()
                 process.wait(timeout=60)
-    report(results)
+    load.append(os.getloadavg()[0])
+    report(results, args, load)
 
 
-def run_throughput(ours_side, theirs_side, now):
-    one = {"from": str(now - DAY), "until": str(now), "format": "json", "target": "bench.one"}
-    rates = ([], [])
-    for _ in range(ROUNDS):
-        for side, (port, pid) in enumerate((ours_side, theirs_side)):
-            rates[side].append(throughput(port, pid, "/render", one)[0])
-    return rates
-
-
-def run(ours_side, theirs_side, now):
-    ours, theirs = ours_side[0], theirs_side[0]
+def run(wrk, sides, now, rounds):
+    """{measure: [values of side 0], [side 1], ...}; sides alternate within each round."""
+    ports = [port for port, _ in sides]
     window = {"from": str(now - DAY), "until": str(now), "format": "json"}
     one = dict(window, target="bench.one")
     total = dict(window, target="sumSeries(bench.many.*)")
     find = {"query": "bench.many.*"}
-    same_answer(ours, theirs, one)
-    same_answer(ours, theirs, total)
-    ids = [[n["id"] for n in json.loads(request(p, "/metrics/find", find)[1])]
-           for p in (ours, theirs)]
-    assert ids[0] == ids[1] and len(ids[0]) == MANY
-    results = {key: ([], []) for key in ("rps", "cpu", "one", "sum", "find")}
-    for _ in range(ROUNDS):  # A, B, A, B ...
-        for side, (port, pid) in enumerate((ours_side, theirs_side)):
-            rate, per_cpu = throughput(port, pid, "/render", one)
-            results["rps"][side].append(rate)
-            results["cpu"][side].append(per_cpu)
+    for port in ports[:1] + ports[2:]:
+        same_answer(port, ports[1], one)
+        same_answer(port, ports[1], total)
+    ids = [[n["id"] for n in json.loads(request(p, "/metrics/find", find)[1])] for p in ports]
+    assert all(i == ids[1] for i in ids) and len(ids[1]) == MANY
+    keys = ("rps", "cpu", "rps_close", "cpu_close", "one", "sum", "find")
+    results = {key: tuple([] for _ in sides) for key in keys}
+    for _ in range(rounds):  # A, B, A, B ...
+        for side, (port, pid) in enumerate(sides):
+            for close, suffix in ((False, ""), (True, "_close")):
+                rate, per_cpu = throughput(wrk, port, pid, "/render", one, close)
+                results["rps" + suffix][side].append(rate)
+                results["cpu" + suffix][side].append(per_cpu)
             results["one"][side].extend(timed(port, "/render", one, 20))
-            results["sum"][side].extend(timed(port, "/render", total, 3 if side == 0 else 1))
+            results["sum"][side].extend(timed(port, "/render", total, 1 if side == 1 else 3))
             results["find"][side].extend(timed(port, "/metrics/find", find, 20))
     return results
 
 
-def report(results):
-    med = {key: (statistics.median(a), statistics.median(b)) for key, (a, b) in results.items()}
-    rows = [
-        "| measure | graphite-web 1.1.10 | carbonish | ratio | goal |",
-        "|---|---|---|---|---|",
-        _row("json render, one series, a day at 10 s: requests/s (4 clients)",
-             med["rps"][1], med["rps"][0], "{:.0f}", med["rps"][0] / med["rps"][1], ">= 10x"),
-        _row("same, carbonish in 2 processes (graphite-web has 2 workers): requests/s",
-             med["rps2"][1], med["rps2"][0], "{:.0f}", med["rps2"][0] / med["rps2"][1], ""),
-        _row("same, requests per server CPU second", med["cpu"][1], med["cpu"][0], "{:.0f}",
-             med["cpu"][0] / med["cpu"][1], ""),
-        _row("same, sequential latency (ms)", med["one"][1] * 1e3, med["one"][0] * 1e3,
-             "{:.1f}", med["one"][1] / med["one"][0], ""),
-        _row("sumSeries over 1,000 series, a day (ms)", med["sum"][1] * 1e3,
-             med["sum"][0] * 1e3, "{:.0f}", med["sum"][1] / med["sum"][0], ">= 20x"),
-        _row("/metrics/find matching 1,000 nodes (ms)", med["find"][1] * 1e3,
-             med["find"][0] * 1e3, "{:.1f}", med["find"][1] / med["find"][0], ">= 10x"),
-    ]
+MEASURES = (  # key, label, format, scale, higher is better, goal
+    ("rps", "json render, one series, a day at 10 s: requests/s (wrk -c8, default)",
+     "{:.0f}", 1, True, ">= 10x"),
+    ("rps_close", "same, requests/s, `Connection: close` on both", "{:.0f}", 1, True, ""),
+    ("cpu", "same, requests per server CPU second (default)", "{:.0f}", 1, True, ""),
+    ("cpu_close", "same, requests per server CPU second (`Connection: close`)",
+     "{:.0f}", 1, True, ""),
+    ("one", "same, sequential latency (ms)", "{:.1f}", 1e3, False, ""),
+    ("sum", "sumSeries over 1,000 series, a day (ms)", "{:.0f}", 1e3, False, ">= 20x"),
+    ("find", "/metrics/find matching 1,000 nodes (ms)", "{:.1f}", 1e3, False, ">= 10x"),
+)
+
+
+def report(results, args, load):
+    med = {key: [statistics.median(v) for v in values] for key, values in results.items()}
+    before = args.before is not None
+    head = "| measure | graphite-web 1.1.10 | carbonish | ratio | goal |"
+    rule = "|---|---|---|---|---|"
+    if before:
+        head = ("| measure | graphite-web 1.1.10 | carbonish before | ratio before "
+                "| carbonish | ratio | goal |")
+        rule = "|---|---|---|---|---|---|---|"
+    rows = [head, rule]
+    for key, label, fmt, scale, higher, goal in MEASURES:
+        ours, theirs = med[key][0], med[key][1]
+        cells = [label, fmt.format(theirs * scale)]
+        if before:
+            old = med[key][2]
+            cells += [fmt.format(old * scale), f"{_ratio(old, theirs, higher):.1f}x"]
+        cells += [fmt.format(ours * scale), f"**{_ratio(ours, theirs, higher):.1f}x**", goal]
+        rows.append("| " + " | ".join(cells) + " |")
     table = "\n".join(rows)
     print(table)
+    if before:
+        print(f"(--before {args.before}: not written to bench/results/web.md)")
+        return
     how = (
         "# Web API (render, find)\n\n"
         "Same whisper files (`10s:1d,1m:30d`, a day of data; `bench.one` and 1,000 copies "
         "under `bench.many`), same machine, one run. graphite-web 1.1.10 under gunicorn with "
-        "2 sync workers (Django dummy cache, no carbonlink, UTC); carbonish web as started by "
-        "`carbonish web` (one process, its render thread pool). Real HTTP on 127.0.0.1, a new "
-        f"connection per request on both sides. Throughput: {CLIENTS} client threads for "
-        f"{THROUGHPUT_SECONDS:g} s; latencies: sequential requests. {ROUNDS} rounds "
-        "alternating A, B; medians. Both answers are compared (same targets, timestamps and "
-        "values) before timing. The client (Python, same 2 cores) needs about as much CPU "
-        "per request as carbonish does, so requests/s is capped by the client; requests "
-        "per server CPU second (user+system of the server processes, gunicorn's master "
-        "and workers included) measures capacity independently of it.\n\n" + table + "\n")
+        "2 sync workers (Django dummy cache, no carbonlink, UTC); `carbonish web` with "
+        f"`[web] PROCESSES = {PROCESSES}` (the master and a worker process sharing the socket, "
+        "each with its render thread pool). Real HTTP on 127.0.0.1. Throughput: "
+        f"`wrk -t1 -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s` (C, the same command against both "
+        "servers): once as wrk does by default (HTTP/1.1 keep-alive where the server offers "
+        "it; gunicorn's sync workers close every connection), once with `Connection: close` "
+        "on both, so both pay a connection per request. Requests per server CPU second: "
+        "user+system of the server processes (gunicorn's master and workers, carbonish's "
+        "two processes) over the same wrk run. Latencies: sequential requests from a Python "
+        f"client, a new connection each. {args.rounds} rounds alternating A, B; medians. "
+        "Before timing, both answers are compared (same targets, timestamps and values). "
+        f"Load average (1 min) {load[0]:.1f} at the start and {load[1]:.1f} at the end, "
+        "on 2 cores shared with other benchmarks.\n\n" + table + "\n")
     out = ROOT / "bench" / "results" / "web.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(how)
+    out.write_text(how + "\n" + NOTES)
 
 
-def _row(label, theirs, ours, fmt, ratio, goal):
-    return f"| {label} | {fmt.format(theirs)} | {fmt.format(ours)} | **{ratio:.1f}x** | {goal} |"
+NOTES = """\
+## Where the time goes
+(profiles to be written)
+"""
+
+
+def _ratio(ours, theirs, higher):
+    return ours / theirs if higher else theirs / ours
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
