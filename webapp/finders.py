@@ -293,7 +293,7 @@ class LocalFinder:
     read under a shared flock, so a write holding the exclusive lock is never seen half
     done."""
 
-    def __init__(self, data_dir, storage=None, carbonlink=None, fetch_threads=2,
+    def __init__(self, data_dir, storage=None, carbonlink=None, fetch_threads=1,
                  parallel_min=PARALLEL_FETCH_MIN, lock_reads=False):
         self.data_dir = os.fspath(data_dir)
         self.lock_reads = lock_reads
@@ -375,7 +375,9 @@ class LocalFinder:
     def fetch(self, patterns, start, end, now):
         """[FetchResult] for every leaf of every pattern, cache points merged in.
 
-        Many leaves are read by `fetch_threads` threads (file reads release the GIL)."""
+        Many leaves can be read by `fetch_threads` threads (file reads release the GIL);
+        the default is one: with WhisperReader most of a read holds the GIL, and two
+        threads took 105 ms for 1,000 files where one took 77 ms."""
         leaves = [(pattern, node) for pattern in patterns for node in self.find_leaves(pattern)]
         cached = self._cached_points({node.path for _, node in leaves})
 
