@@ -264,13 +264,19 @@ class PeakRss:
         self.process = psutil.Process(pid)
         self.interval = interval
         self.peak = 0
+        self._tree = [self.process]
+        self._listed = -math.inf
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def sample(self):
         try:
-            tree = [self.process] + self.process.children(recursive=True)
+            now = time.monotonic()
+            if now - self._listed > 1.0:  # children() scans /proc: not every sample
+                self._tree = [self.process] + self.process.children(recursive=True)
+                self._listed = now
+            tree = self._tree
             total = 0
             for proc in tree:
                 try:
@@ -842,14 +848,21 @@ def median(runs, key):
     return statistics.median(run[key] for run in runs)
 
 
+def spread(runs):
+    rates = [run["rate"] for run in runs]
+    return f"{min(rates) / 1000:,.0f}k-{max(rates) / 1000:,.0f}k"
+
+
 def tcp_table(results):
-    lines = ["| scenario | carbon-cache 1.1.10 | carbonish cache | ratio | goal |",
+    lines = ["| scenario | carbon-cache 1.1.10, median (range) | carbonish cache, median (range) "
+             "| ratio of medians | goal |",
              "|---|---:|---:|---:|---|"]
     for workload, runs, goal in results:
         carbon, ours = median(runs["carbon"], "rate"), median(runs["carbonish"], "rate")
         lines.append(f"| {workload.label} ({len(workload.names):,} metrics x "
-                     f"{workload.points:,} points), points/s persisted | {carbon:,.0f} | "
-                     f"{ours:,.0f} | {ours / carbon:.2f}x | >= {goal}x |")
+                     f"{workload.points:,} points), points/s persisted | {carbon:,.0f} "
+                     f"({spread(runs['carbon'])}) | {ours:,.0f} ({spread(runs['carbonish'])}) | "
+                     f"{ours / carbon:.2f}x | >= {goal}x |")
         c_rss = median(runs["carbon"], "peak_rss") / 2**20
         o_rss = median(runs["carbonish"], "peak_rss") / 2**20
         lines.append(f"| {workload.label}, peak RSS (MB) | {c_rss:,.0f} | {o_rss:,.0f} | "
@@ -965,8 +978,8 @@ HOW = """## How measured
   deleted by a background `nice rm -rf` while the next run goes (20,000 fallocated files
   take minutes to unlink on this disk, ext4 with `discard`): every run but the first
   shares the disk with that deletion.
-- Peak RSS: psutil, the daemon process and its children, sampled every 50 ms from start to
-  the end of the run.
+- Peak RSS: psutil, the daemon process and its children (listed again every second),
+  sampled every 50 ms from start to the end of the run.
 - Runs alternate carbon, carbonish, carbon, carbonish ({rounds} rounds); the summary quotes
   medians, the detail table every run.
 - UDP: the three daemons run side by side, idle between trials; a trial sends
