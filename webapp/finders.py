@@ -119,6 +119,7 @@ class NodeMatcher:
         self.literals = [v for v in variants if not _WILDCARD.search(v)]
         globs = [v for v in variants if _WILDCARD.search(v)]
         self.regex = re.compile("|".join(fnmatch.translate(g) for g in globs)) if globs else None
+        self.everything = "*" in globs
 
     @property
     def has_wildcard(self):
@@ -128,6 +129,8 @@ class NodeMatcher:
         if self.regex is None:
             wanted = set(self.literals)
             return [n for n in names if n in wanted]
+        if self.everything:  # a lone `*` (hidden names are never listed)
+            return list(names)
         match = self.regex.match
         literals = set(self.literals)
         return [n for n in names if n in literals or match(n)]
