@@ -35,6 +35,12 @@ class Batch:
         return cls([], np.empty(0), np.empty(0), list(errors))
 
 
+# Below this many lines the per-line path is faster than the vectorised one (~0.2 ms of
+# fixed numpy cost against ~1 µs a line); counted in the first SMALL_CHUNK_BYTES only.
+SMALL_CHUNK_LINES = 128
+SMALL_CHUNK_BYTES = 64 * 1024
+
+
 def _tokens(data):
     """Start and end (exclusive) offsets of every token, and the token count of every
     line, of `data` (a uint8 array ending with a newline), vectorised."""
@@ -49,11 +55,14 @@ def _tokens(data):
     return np.flatnonzero(start), np.flatnonzero(stop) + 1, counts
 
 
-def parse_plaintext(chunk):
+def parse_plaintext(chunk, vectorise_from=SMALL_CHUNK_LINES):
     """Parse `path value [timestamp]` lines. `chunk` holds whole lines; a last line
-    without a newline is parsed too. Blank lines are skipped."""
+    without a newline is parsed too. Blank lines are skipped. Chunks of fewer than
+    `vectorise_from` lines take the per-line path."""
     if not chunk.endswith(b"\n"):
         chunk += b"\n"
+    if chunk.count(b"\n", 0, SMALL_CHUNK_BYTES) < vectorise_from:
+        return _parse_lines(chunk.split(b"\n"))  # numpy's fixed cost outweighs a few lines
     data = np.frombuffer(chunk, dtype=np.uint8)
     starts, stops, counts = _tokens(data)
     if len(starts) and np.all((counts == 3) | (counts == 0)):

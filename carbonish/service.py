@@ -4,8 +4,6 @@ The writer is added first: MultiService stops children in reverse order, so the
 listeners close, then statsd flushes its last interval, then the writer writes the whole
 cache and its Deferred lets the reactor exit.
 """
-import socket
-
 import numpy as np
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService, Service
@@ -20,6 +18,7 @@ from carbonish.receivers import http
 from carbonish.receivers.cachequery import CacheQueryFactory
 from carbonish.receivers.pickle import PickleFactory
 from carbonish.receivers.plaintext import PlaintextFactory, PlaintextUDP
+from carbonish.receivers.udp import listen_udp
 from carbonish.writer import Writer, WriterOptions, WriterService
 
 log = Logger(namespace="carbonish")
@@ -40,12 +39,11 @@ class Listener(Service):
 
     def startService(self):
         super().startService()
-        if self.kind == "udp":
-            self.listening = self.reactor.listenUDP(self.port, self.factory, interface=self.interface)
-            if self.rcvbuf:
-                self.listening.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self.rcvbuf)
-        else:
-            self.listening = self.reactor.listenTCP(self.port, self.factory, interface=self.interface)
+        if self.kind == "udp":  # batched reads; listen_udp logs the address and buffer
+            self.listening = listen_udp(self.reactor, self.port, self.factory, self.interface,
+                                        self.rcvbuf or 0, label=self.label)
+            return
+        self.listening = self.reactor.listenTCP(self.port, self.factory, interface=self.interface)
         host = self.listening.getHost()
         log.info("{label} listening on {kind}://{host}:{port}",
                  label=self.label, kind=self.kind, host=host.host, port=host.port)

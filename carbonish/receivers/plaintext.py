@@ -2,7 +2,7 @@
 
 TCP hands every run of whole lines to the parser in one call (not one call a line) and
 keeps the partial last line for the next segment; a line longer than the limit is
-skipped up to its newline and counted. UDP takes each datagram as whole lines.
+skipped up to its newline and counted. UDP takes each datagram as whole lines, and all the datagrams of one read pass as one chunk.
 """
 from twisted.internet.protocol import DatagramProtocol
 
@@ -52,7 +52,12 @@ class PlaintextUDP(DatagramProtocol):
         self.ingest = ingest
 
     def datagramReceived(self, data, addr):
+        self.datagramsReceived([data])
+
+    def datagramsReceived(self, datagrams):
+        """A read pass's datagrams (receivers/udp.py), parsed as one chunk."""
+        chunk = b"\n".join(datagrams)
         if self.ingest.cache.full:
-            self.ingest.counters.increment("cache.overflow", data.count(b"\n") or 1)
+            self.ingest.counters.increment("cache.overflow", len(chunk.split()) // 3 or 1)
             return
-        self.ingest.plaintext(data)
+        self.ingest.plaintext(chunk)
