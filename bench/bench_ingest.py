@@ -18,7 +18,6 @@ Traffic goes to 127.0.0.1 only; every daemon started is stopped in a `finally`.
 Usage: .venv/bin/python bench/bench_ingest.py [--quick] [--rounds N] [--only NAME,...]
 """
 import argparse
-import cProfile
 import math
 import os
 import pstats
