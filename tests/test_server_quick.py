@@ -70,3 +70,45 @@ def test_quick_render_errors_as_on_the_pool(app):
     request = dummy("/render", {"target": "a.b.c", "format": "json"})
     resource.render(request)
     assert request.responseCode == 500 and body_of(request) == b"internal error\n"
+
+
+def test_shared_port_accepts_one_connection_per_wake_up():
+    class Port:
+        numberAccepts = 100
+
+        def doRead(self):
+            self.seen = self.numberAccepts
+            self.numberAccepts = 120  # what twisted does after a full batch
+    port = Port()
+    server._accept_one_at_a_time(port)
+    port.doRead()
+    assert port.seen == 1
+    port.doRead()
+    assert port.seen == 1
+
+
+def test_only_a_shared_listener_limits_accepts():
+    from twisted.internet.testing import MemoryReactor
+
+    class Port:
+        def doRead(self):
+            pass
+
+        def getHost(self):
+            return type("Address", (), {"port": 1234})()
+
+    class Reactor(MemoryReactor):
+        def listenTCP(self, port, factory, backlog=50, interface=""):
+            return Port()
+
+        def adoptStreamPort(self, fd, family, factory):
+            return Port()
+    for kwargs, limited in (({}, False), ({"shared": True}, True), ({"adopt_fd": 3}, True)):
+        listener = server.ListeningService(object(), "127.0.0.1", 0, Reactor(), **kwargs)
+        listener.startService()
+        assert ("doRead" in vars(listener.listening)) is limited
+
+
+def test_stand_in_ports_are_left_alone():
+    port = object()
+    server._accept_one_at_a_time(port)  # no doRead to wrap: nothing happens

@@ -594,12 +594,13 @@ class ListeningService(service.Service):
     """Listens on INTERFACE:PORT and logs the port actually bound; or, in a worker
     process, adopts the listening socket its parent passed as `adopt_fd`."""
 
-    def __init__(self, site, interface, port, reactor, adopt_fd=None):
+    def __init__(self, site, interface, port, reactor, adopt_fd=None, shared=False):
         self.site = site
         self.interface = interface
         self.port = port
         self.reactor = reactor
         self.adopt_fd = adopt_fd
+        self.shared = shared or adopt_fd is not None
         self.listening = None
 
     def startService(self):
@@ -607,8 +608,11 @@ class ListeningService(service.Service):
         if self.adopt_fd is not None:
             self.listening = self.reactor.adoptStreamPort(self.adopt_fd, socket.AF_INET,
                                                           self.site)
+            _accept_one_at_a_time(self.listening)
             return
         self.listening = self.reactor.listenTCP(self.port, self.site, interface=self.interface)
+        if self.shared:
+            _accept_one_at_a_time(self.listening)
         bound = self.listening.getHost().port
         log.info("carbonish web listening on http://{host}:{port}",
                  host=self.interface, port=bound)
@@ -618,6 +622,20 @@ class ListeningService(service.Service):
         if self.listening is not None:
             return self.listening.stopListening()
         return None
+
+
+def _accept_one_at_a_time(port):
+    """A listening port shared by several processes takes one connection per wake-up
+    (twisted takes up to dozens): clients that open their keep-alive connections all at
+    once are spread over the processes instead of all landing in the first awake."""
+    accept = getattr(port, "doRead", None)
+    if accept is None:  # not a reactor's own port (a stand-in)
+        return
+
+    def doRead():
+        port.numberAccepts = 1
+        return accept()
+    port.doRead = doRead
 
 
 class _Worker(protocol.ProcessProtocol):
@@ -672,11 +690,12 @@ def build_service(settings, reactor=None, app=None, processes=None, adopt_fd=Non
     site = QuietSite(ApiResource(app, pool, reactor, web.REQUEST_TIMEOUT + 1.0))
     top = service.MultiService()
     ThreadPoolService(pool).setServiceParent(top)
-    listener = ListeningService(site, web.INTERFACE, web.PORT, reactor, adopt_fd)
-    listener.setServiceParent(top)
     if processes is None:
         processes = web.PROCESSES
-    if processes > 1 and adopt_fd is None and _is_file(settings.path):
+    workers = processes > 1 and adopt_fd is None and _is_file(settings.path)
+    listener = ListeningService(site, web.INTERFACE, web.PORT, reactor, adopt_fd, workers)
+    listener.setServiceParent(top)
+    if workers:
         WorkerProcesses(listener, settings.path, processes - 1, reactor).setServiceParent(top)
     return top
 
