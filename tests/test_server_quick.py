@@ -2,7 +2,7 @@
 and that they get the same answers, errors included, as on the pool."""
 import pytest
 
-from tests.test_server import FakeReactor, HeldPool, SyncPool, app, body_of, dummy  # noqa: F401
+from tests.test_server import FakeReactor, HeldPool, app, body_of, dummy  # noqa: F401 - app is a fixture
 from webapp import server
 
 

@@ -10,10 +10,12 @@ deferToThreadPool (finding, reading files, evaluating, formatting), so a slow re
 does not stall the others. The one exception is a render whose work is small and
 local (WebApp.quick: a data format, at most QUICK_TARGETS plain series names, no
 cluster servers, no carbonlink, no read locks): it is answered on the reactor thread
-at once, as the hand-off to a thread and back costs as much CPU as such a render. Errors are translated once, here: an InputError becomes its
-status (400, or 413 for size limits) with one line of text/plain; anything else is
-logged and answered 500 "internal error" with no trace. A request that outlives
-REQUEST_TIMEOUT (plus a grace second) is answered 400 even if its worker is still busy.
+at once, as the hand-off to a thread and back costs as much CPU as such a render
+(its cost is bounded by one archive of each file). Errors are translated once, here:
+an InputError becomes its status (400, or 413 for size limits) with one line of
+text/plain; anything else is logged and answered 500 "internal error" with no trace.
+A request that outlives REQUEST_TIMEOUT (plus a grace second) is answered 400 even if
+its worker is still busy.
 """
 import json
 import math
