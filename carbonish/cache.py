@@ -12,6 +12,7 @@ import threading
 
 import numpy as np
 
+GROUP_BATCH = 200_000
 EMPTY_TS = np.empty(0, dtype=np.int64)
 EMPTY_VALUES = np.empty(0, dtype=np.float64)
 
@@ -19,9 +20,15 @@ EMPTY_VALUES = np.empty(0, dtype=np.float64)
 class MetricCache:
     """Thread-safe: `add` and `query` from the reactor, the rest from the writer."""
 
-    def __init__(self, max_size=float("inf"), low_watermark=None):
+    def __init__(self, max_size=float("inf"), low_watermark=None, backlog_limit=float("inf")):
         self.max_size = max_size
         self.low_watermark = max_size * 0.95 if low_watermark is None else low_watermark
+        # Senders that can wait (TCP) are paused at `pause_at` and resumed at `resume_at`:
+        # at MAX_CACHE_SIZE as carbon does, and also past the backlog limit, which bounds
+        # memory without dropping anything when MAX_CACHE_SIZE is inf.
+        self.pause_at = min(max_size, backlog_limit)
+        self.resume_at = min(self.low_watermark, backlog_limit / 2)
+        self.paused = False
         self._lock = threading.Lock()
         self._ids = {}
         self._names = []
@@ -33,6 +40,7 @@ class MetricCache:
         self.full = False
         self._on_resume = []
         self._wakeup = threading.Event()
+        self._pressure = threading.Event()
 
     # --- reactor side -------------------------------------------------------------------
 
@@ -61,13 +69,16 @@ class MetricCache:
         with self._lock:
             self._segments.append((ids, timestamps, values))
             self.size += len(ids)
-            if self.size >= self.max_size:
-                self.full = True
+            if self.size >= self.pause_at:
+                self.paused = True
+                self._pressure.set()
+                if self.size >= self.max_size:
+                    self.full = True
         self._wakeup.set()
 
     def on_resume(self, callback):
-        """Call `callback()` (from the writer thread) when a full cache drains below the
-        low watermark."""
+        """Call `callback()` (from the writer thread) when a paused cache drains to
+        `resume_at`."""
         self._on_resume.append(callback)
 
     def query(self, name):
@@ -107,16 +118,31 @@ class MetricCache:
         self._wakeup.wait(timeout)
         self._wakeup.clear()
 
+    def wait_for_pressure(self, timeout):
+        """Block the writer until the cache pauses its senders (or `wake`), at most
+        `timeout` seconds: between passes it lets points gather, but not past that."""
+        self._pressure.wait(timeout)
+        self._pressure.clear()
+
     def wake(self):
         self._wakeup.set()
+        self._pressure.set()
 
     def group(self):
-        """Move the added segments into per-metric staging (one argsort for all)."""
+        """Move the added segments into per-metric staging, an argsort per batch of up to
+        GROUP_BATCH points (so the copies a batch needs stay small)."""
+        while self._group_batch():
+            pass
+
+    def _group_batch(self):
         with self._lock:
-            count = len(self._segments)
+            count, points = 0, 0
+            while count < len(self._segments) and (not count or points < GROUP_BATCH):
+                points += len(self._segments[count][0])
+                count += 1
             segments = self._segments[:count]
         if not segments:
-            return
+            return False
         ids = np.concatenate([s[0] for s in segments])
         order = np.argsort(ids, kind="stable")
         ids = ids[order]
@@ -129,6 +155,7 @@ class MetricCache:
                 self._staged.setdefault(metric, []).append((timestamps[start:end], values[start:end]))
                 self._staged_counts[metric] = self._staged_counts.get(metric, 0) + end - start
             del self._segments[:count]
+        return True
 
     def plan(self, strategy="sorted"):
         """Metric ids to write, in the order `strategy` says (carbon's CACHE_WRITE_STRATEGY):
@@ -170,6 +197,8 @@ class MetricCache:
             self.size -= len(timestamps)
             if self.full and self.size <= self.low_watermark:
                 self.full = False
+            if self.paused and self.size <= self.resume_at:
+                self.paused = False
                 resume = True
         if resume:
             for callback in self._on_resume:

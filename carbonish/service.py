@@ -64,7 +64,8 @@ class CacheDaemon:
         self.counters = Counters()
         self.log = RateLimitedLog(reactor, cache_conf.ERROR_LOG_INTERVAL)
         self.rules = schemas.load_rules(cache_conf.CONF_DIR)
-        self.cache = MetricCache(cache_conf.MAX_CACHE_SIZE, cache_conf.CACHE_SIZE_LOW_WATERMARK)
+        self.cache = MetricCache(cache_conf.MAX_CACHE_SIZE, cache_conf.CACHE_SIZE_LOW_WATERMARK,
+                                 cache_conf.CACHE_BACKLOG_LIMIT)
         filters = Filters.load(cache_conf.WHITELISTS_DIR) if cache_conf.USE_WHITELIST else None
         self.ingest = Ingest(self.cache, self.counters, self.log, reactor, filters)
         self.writer = Writer(self.cache, self.rules, WriterOptions.from_settings(cache_conf),

@@ -140,6 +140,8 @@ KEYS = (
     Key("cache", "PID_DIR", parse_str, None),
     Key("cache", "MAX_CACHE_SIZE", parse_float, math.inf, "points held before flow control"),
     Key("cache", "CACHE_SIZE_LOW_WATERMARK", parse_float, None, "resume reading below this"),
+    Key("cache", "CACHE_BACKLOG_LIMIT", parse_float, 1_000_000,
+        "points held before TCP senders are paused (nothing dropped); resume at half (carbonish)"),
     Key("cache", "MAX_UPDATES_PER_SECOND", parse_float, math.inf),
     Key("cache", "MAX_UPDATES_PER_SECOND_ON_SHUTDOWN", parse_float, math.inf),
     Key("cache", "MAX_CREATES_PER_MINUTE", parse_float, math.inf),

@@ -226,12 +226,12 @@ class Writer:
             if not self.write_pass():
                 self.cache.wait(self._idle_wait())
             elif not self._pressing():
-                self.stopping.wait(self.PASS_INTERVAL)
+                self.cache.wait_for_pressure(self.PASS_INTERVAL)
         self.flush()
 
     def _pressing(self):
         """The cache is near its limit: write without pausing."""
-        return self.cache.full or self.cache.size >= self.cache.low_watermark / 2
+        return self.cache.paused or self.cache.size >= self.cache.resume_at
 
     def _idle_wait(self):
         return min(self.IDLE_WAIT, max(0.001, self.updates.wait_time()))

@@ -75,3 +75,19 @@ def test_full_and_resume_below_low_watermark():
         if cache.size > 1:
             assert cache.full and not resumed
     assert cache.size == 1 and not cache.full and resumed == [True]
+
+
+def test_backlog_limit_pauses_waiting_senders_without_dropping():
+    cache = MetricCache(backlog_limit=4)
+    resumed = []
+    cache.on_resume(lambda: resumed.append(True))
+    add(cache, [("a", t, 1.0) for t in range(5)])
+    assert cache.paused and not cache.full  # TCP waits; UDP and HTTP still take points
+    add(cache, [("b", 1, 1.0)])
+    assert cache.size == 6
+    cache.wait_for_pressure(10)  # returns at once: the pause set the pressure event
+    cache.group()
+    for metric in cache.plan():
+        cache.begin_write(metric)
+        cache.end_write(metric)
+    assert not cache.paused and resumed == [True]

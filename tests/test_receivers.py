@@ -151,3 +151,16 @@ def test_carbonlink_frame_round_trip():
     message = carbonlink.frame({"datapoints": [(1, 2.0)]})
     assert struct.unpack("!L", message[:4])[0] == len(message) - 4
     assert carbonlink.parse_request(framed({"type": "cache-query", "metric": "x"})[4:])[0] == "cache-query"
+
+
+def test_backlog_pauses_tcp_but_udp_still_takes_points():
+    from carbonish.cache import MetricCache
+    ingest, _ = make_ingest()
+    ingest.cache = MetricCache(backlog_limit=2)
+    factory = PlaintextFactory(ingest, ImmediateReactor())
+    protocol, transport = connect(factory)
+    protocol.dataReceived(b"a 1 100\nb 2 100\n")
+    assert transport.producerState == "paused"
+    PlaintextUDP(ingest).datagramReceived(b"c 3 100\n", ("127.0.0.1", 1))
+    assert ingest.cache.query("c") == [(100, 3.0)]
+    assert ingest.counters.get("cache.overflow") == 0

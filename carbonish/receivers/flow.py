@@ -1,4 +1,5 @@
-"""Flow control shared by the TCP receivers: pause reading while the cache is full.
+"""Flow control shared by the TCP receivers: pause reading while the cache is paused
+(full, or past its backlog limit).
 
 A paused sender's bytes wait in its socket buffers and then in the sender itself, so a
 TCP stream larger than the cache loses nothing (carbon-cache drops what meets a full
@@ -8,7 +9,7 @@ from twisted.internet.protocol import Factory
 
 
 class FlowControlledFactory(Factory):
-    """Tracks its connections; pauses them all while `cache.full`."""
+    """Tracks its connections; pauses them all while `cache.paused`."""
 
     def __init__(self, ingest, reactor, use_flow_control=True):
         self.ingest = ingest
@@ -20,13 +21,13 @@ class FlowControlledFactory(Factory):
             ingest.cache.on_resume(lambda: reactor.callFromThread(self.resume))
 
     def check_full(self):
-        if self.use_flow_control and self.ingest.cache.full and not self.paused:
+        if self.use_flow_control and self.ingest.cache.paused and not self.paused:
             self.paused = True
             for protocol in self.connections:
                 protocol.transport.pauseProducing()
 
     def resume(self):
-        if self.paused and not self.ingest.cache.full:
+        if self.paused and not self.ingest.cache.paused:
             self.paused = False
             for protocol in list(self.connections):
                 protocol.transport.resumeProducing()
