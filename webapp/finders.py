@@ -185,6 +185,7 @@ class WhisperReader:
         self.buffer = np.empty(0, self.point_dtype)
         self.expected = np.empty(0, np.int64)
         self.missing = np.empty(0, np.bool_)
+        self.times_of = None
         self.left = reads
         self.matrices = {}  # fetch length -> [matrix, rows used]
 
@@ -253,13 +254,16 @@ class WhisperReader:
         return time_info, values
 
     def _times(self, first_time, step, count):
-        """The timestamps the `count` slots should hold, in a reused buffer."""
+        """The timestamps the `count` slots should hold, in a reused buffer (the files
+        of one fetch mostly share them: computed again only when they change)."""
+        if self.times_of == (first_time, step, count):
+            return self.expected[:count]
         if len(self.expected) < count:
-            self.ramp = np.arange(count, dtype=np.int64)
             self.expected = np.empty(count, np.int64)
             self.missing = np.empty(count, np.bool_)
-        times = np.multiply(self.ramp[:count], step, out=self.expected[:count])
+        times = np.multiply(np.arange(count, dtype=np.int64), step, out=self.expected[:count])
         times += first_time
+        self.times_of = (first_time, step, count)
         return times
 
     def _row(self, count):
