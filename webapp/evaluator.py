@@ -124,6 +124,7 @@ class RequestContext:
         self.deadline = deadline
         self._fetched = {} if fetched is None else fetched
         self._points = [0] if points is None else points
+        self._epochs = None
 
     # --- for functions --------------------------------------------------------------
     def evaluate(self, expression_text, start_time=None, end_time=None):
@@ -166,7 +167,11 @@ class RequestContext:
         return node
 
     def _key(self):
-        return (epoch(self.start_time), epoch(self.end_time), epoch(self.now))
+        """(start, end, now) in epoch seconds, computed once per context."""
+        key = (self.start_time, self.end_time, self.now)
+        if self._epochs is None or self._epochs[0] != key:
+            self._epochs = (key, tuple(epoch(moment) for moment in key))
+        return self._epochs[1]
 
     def prefetch(self, trees):
         """Fetch every not yet fetched path expression in `trees` in one batch."""
