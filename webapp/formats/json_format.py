@@ -138,12 +138,16 @@ def _fast_json(series_list, max_data_points, no_null_points):
 
 
 def render_json(series_list, options, max_data_points=None):
+    finite = None
     if orjson is not None and not options.pretty:
         body = _fast_json(series_list, max_data_points, options.no_null_points)
         if body is not None:
             return _wrap(body, options)
+        finite = False  # an infinite value, maybe made by consolidation
     entries = json_entries(series_list, max_data_points, options.no_null_points)
-    return _wrap(_encode(entries, options.pretty, _all_finite(series_list)), options)
+    if finite is None:
+        finite = _all_finite(series_list)
+    return _wrap(_encode(entries, options.pretty, finite), options)
 
 
 def render_dygraph(series_list, options):
