@@ -393,19 +393,25 @@ In-process cProfile of one request, and py-spy over a server under wrk:
   and decodes each file into a row of one matrix per fetch (one large allocation, huge
   pages), falling back to carbonish.whisper for anything unusual; and one fetch thread
   instead of two (the read is GIL-bound now: two threads took 105 ms where one took
-  77 ms). Now ~77 ms of reads (about 27 ms of it the six system calls per file), ~5 ms
-  making the 1,000 TimeSeries, ~10 ms the sum.
+  77 ms); the expected slot times are computed once per window, not per file. Now
+  ~65 ms of reads in-process (~15 ms of it the six system calls per file, ~25 ms
+  decoding, ~9 ms page faults on the result matrix), ~5 ms making the 1,000
+  TimeSeries (tags parsed from each name), ~10 ms the sum.
 - **/metrics/find over 1,000 nodes.** ~2.4 ms in-process: os.scandir of the folder
   ~1.4 ms, the treejson dicts ~1 ms, sorting twice; a lone `*` now skips the regex.
   Over HTTP ~3.5-4.5 ms, the rest being twisted.web and the thread hand-off.
 
 ## What remains
-- json render: ~0.6 ms of CPU per request, of which about half is building the json
-  body; past ~10x graphite-web needs a faster body (a C encoder for the
+- json render: ~0.65 ms of server CPU per request, about half of it building the
+  json body (orjson formats the floats; interleaving 8,640 values with their
+  timestamps is the rest), ~20% twisted.web. graphite-web needs ~4.5 ms. On these 2
+  shared cores wrk and other benchmarks take a core, so requests/s shows ~6x and
+  requests per CPU second ~7x; 10x needs a faster body (a C encoder for the
   [[value, timestamp]] pairs) or less twisted.web per request.
-- sumSeries: six system calls and ~20 µs of numpy per file; reading files on threads
+- sumSeries: six system calls and ~25 µs of numpy per file; reading files on threads
   does not pay while the per-file Python work holds the GIL. graphite-web's own
-  figure moves 1 s to 4 s with the machine's load, so the ratio moves with it.
+  figure moves from 1.0 s (idle machine) to 3-4 s (loaded), so the ratio moves with
+  it: ~15-17x at 1.0 s; 20x would need ~50 ms.
 """
 
 
