@@ -61,6 +61,10 @@ def cmd_cache(args):
     if settings is None:
         return 2
     from carbonish.service import build_cache_service
+    # The reactor thread releases the GIL on every recv; with the writer thread busy it
+    # would wait out the default 5 ms switch interval each time (a convoy): hand the GIL
+    # back sooner so a burst of datagrams is read before the kernel's buffer fills.
+    sys.setswitchinterval(0.0005)
     return _run_service(build_cache_service, settings, "cache")
 
 
