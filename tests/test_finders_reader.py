@@ -1,4 +1,4 @@
-"""webapp.finders.WhisperReader: the batch read path answers exactly as whisper's fetch
+"""carbonish.whisper.BatchReader: the batch read path answers exactly as whisper's fetch
 (the real whisper package as oracle) and hands anything unusual to carbonish.whisper."""
 import math
 import os
@@ -9,8 +9,8 @@ import pytest
 import whisper
 from hypothesis import given, settings as hsettings, strategies as st
 
-from carbonish import whisper as cwhisper
-from webapp.finders import _SLOW, LocalFinder, WhisperReader
+from carbonish.whisper import UNUSUAL as _SLOW, BatchReader
+from webapp.finders import LocalFinder
 
 NOW = 1_700_000_000
 
@@ -47,21 +47,21 @@ def test_reader_matches_whisper_oracle(tmp_path_factory, which, offsets, now_shi
     now = NOW + now_shift
     start = now - start_back
     end = start + length
-    answer = WhisperReader(cwhisper).read(str(path), start, end, now)
+    answer = BatchReader().read(str(path), start, end, now)
     assert answer is not _SLOW
     assert as_oracle(answer) == whisper.fetch(str(path), start, end, now=now)
 
 
 def test_never_written_archive_is_all_nan(tmp_path):
     path = make(tmp_path / "empty.wsp", [(10, 360)])
-    (time_info, values) = WhisperReader(cwhisper).read(path, NOW - 600, NOW, NOW)
+    (time_info, values) = BatchReader().read(path, NOW - 600, NOW, NOW)
     assert time_info == whisper.fetch(path, NOW - 600, NOW, now=NOW)[0]
     assert len(values) == 60 and np.isnan(values).all()
 
 
 def test_outside_retention_is_none(tmp_path):
     path = make(tmp_path / "a.wsp", [(10, 360)], [(NOW - 10, 1.0)])
-    reader = WhisperReader(cwhisper)
+    reader = BatchReader()
     assert reader.read(path, NOW + 10, NOW + 20, NOW) is None
     assert reader.read(path, NOW - 10_000, NOW - 5_000, NOW) is None
 
@@ -69,12 +69,12 @@ def test_outside_retention_is_none(tmp_path):
 @pytest.mark.parametrize("start, end, now", [(NOW, NOW - 10, NOW), (NOW - 60, NOW, None)])
 def test_reversed_range_or_no_now_is_left_to_whisper(tmp_path, start, end, now):
     path = make(tmp_path / "a.wsp", [(10, 360)], [(NOW - 10, 1.0)])
-    assert WhisperReader(cwhisper).read(path, start, end, now) is _SLOW
+    assert BatchReader().read(path, start, end, now) is _SLOW
 
 
 def test_five_archives_are_left_to_whisper(tmp_path):
     path = make(tmp_path / "a.wsp", [(1, 10), (2, 10), (4, 10), (8, 10), (16, 10)])
-    assert WhisperReader(cwhisper).read(path, NOW - 60, NOW, NOW) is _SLOW
+    assert BatchReader().read(path, NOW - 60, NOW, NOW) is _SLOW
 
 
 def _patch(path, offset, fmt, *values):
@@ -95,13 +95,13 @@ def _patch(path, offset, fmt, *values):
 def test_damaged_files_are_left_to_whisper(tmp_path, damage):
     path = make(tmp_path / "a.wsp", [(10, 360)], [(NOW - 10, 1.0)])
     damage(path)
-    assert WhisperReader(cwhisper).read(path, NOW - 60, NOW, NOW) is _SLOW
+    assert BatchReader().read(path, NOW - 60, NOW, NOW) is _SLOW
 
 
 def test_short_read_is_left_to_whisper(tmp_path, monkeypatch):
     path = make(tmp_path / "a.wsp", [(10, 360)], [(NOW - 10, 1.0)])
     monkeypatch.setattr(os, "preadv", lambda fd, buffers, offset: 0)
-    assert WhisperReader(cwhisper).read(path, NOW - 60, NOW, NOW) is _SLOW
+    assert BatchReader().read(path, NOW - 60, NOW, NOW) is _SLOW
 
 
 def test_wrapped_second_part_short_read_is_left_to_whisper(tmp_path, monkeypatch):
@@ -113,27 +113,27 @@ def test_wrapped_second_part_short_read_is_left_to_whisper(tmp_path, monkeypatch
         calls.append(offset)
         return real(fd, buffers, offset) if len(calls) == 1 else 0
     monkeypatch.setattr(os, "preadv", second_short)
-    assert WhisperReader(cwhisper).read(path, NOW - 30, NOW + 30, NOW + 30) is _SLOW
+    assert BatchReader().read(path, NOW - 30, NOW + 30, NOW + 30) is _SLOW
     assert len(calls) == 2  # the window wraps the ring: two reads
 
 
 def test_rows_share_a_matrix_per_length_and_others_get_arrays(tmp_path):
     paths = [make(tmp_path / f"m{i}.wsp", [(10, 360)], [(NOW - 10, float(i))])
              for i in range(3)]
-    reader = WhisperReader(cwhisper, reads=8)
+    reader = BatchReader(reads=8)
     rows = [reader.read(p, NOW - 600, NOW, NOW)[1] for p in paths]
     assert all(r.base is rows[0].base for r in rows)
     assert [r[-2] for r in rows] == [0.0, 1.0, 2.0]  # NOW - 10, before NOW's slot
     for length in (100, 200, 300):  # more distinct lengths than MAX_MATRICES
         reader.read(paths[0], NOW - 10 * length, NOW, NOW)
-    assert len(reader.matrices) == WhisperReader.MAX_MATRICES
+    assert len(reader.matrices) == BatchReader.MAX_MATRICES
     (_, values) = reader.read(paths[0], NOW - 10 * 50, NOW, NOW)
     assert values.base is None and len(values) == 50
 
 
 def test_full_matrix_starts_another(tmp_path):
     path = make(tmp_path / "a.wsp", [(10, 360)], [(NOW - 10, 5.0)])
-    reader = WhisperReader(cwhisper, reads=1)
+    reader = BatchReader(reads=1)
     first = reader.read(path, NOW - 600, NOW, NOW)[1]
     second = reader.read(path, NOW - 600, NOW, NOW)[1]
     assert first.base is not second.base
@@ -155,4 +155,4 @@ def test_finder_uses_reader_and_falls_back_with_the_same_answers(tmp_path):
 
 def test_finder_with_locks_does_not_use_reader(tmp_path):
     assert LocalFinder(tmp_path, lock_reads=True)._reader(3) is None
-    assert isinstance(LocalFinder(tmp_path)._reader(3), WhisperReader)
+    assert isinstance(LocalFinder(tmp_path)._reader(3), BatchReader)

@@ -18,9 +18,9 @@ from twisted.internet.testing import StringTransport
 from carbonish.statsd.aggregator import StatsdAggregator
 from carbonish.statsd.config import (HistogramRule, StatsdConfig, StatsdConfigError,
                                      config_from_settings)
-from carbonish.statsd.protocol import (BatchUDPPort, PacketBatcher, StatsdService,
-                                       StatsdTCPFactory, StatsdUDP, listen_udp,
-                                       set_receive_buffer, statsd_service)
+from carbonish.receivers.udp import BatchUDPPort, set_receive_buffer
+from carbonish.statsd.protocol import (PacketBatcher, StatsdService, StatsdTCPFactory,
+                                       StatsdUDP, listen_udp, statsd_service)
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -21,8 +21,6 @@ from twisted.logger import Logger
 
 from carbonish.receivers import udp
 from carbonish.receivers.lines import LineChunkReceiver
-from carbonish.receivers.udp import BatchUDPPort, set_receive_buffer  # noqa: F401 (re-exported)
-
 from carbonish.statsd.aggregator import StatsdAggregator
 
 log = Logger(namespace="carbonish.statsd")
