@@ -85,7 +85,7 @@ class ZeroMQService(Service):
         self.binds = {"pull": pull_bind, "rep": rep_bind}
         self.hwm = hwm
         self.context = None
-        self.readers = []
+        self.readers = {}  # label -> ZmqReader
 
     def startService(self):
         super().startService()
@@ -100,7 +100,7 @@ class ZeroMQService(Service):
             socket.setsockopt(zmq.LINGER, 1000)
             socket.bind(endpoint)
             reader = ZmqReader(socket, handler, label)
-            self.readers.append(reader)
+            self.readers[label] = reader
             self.reactor.addReader(reader)
             log.info("zeromq {label} listening on {endpoint}", label=label,
                      endpoint=socket.getsockopt(zmq.LAST_ENDPOINT).decode())
@@ -108,11 +108,11 @@ class ZeroMQService(Service):
 
     def stopService(self):
         super().stopService()
-        for reader in self.readers:
+        for reader in self.readers.values():
             self.reactor.removeReader(reader)
             reader.doRead()  # take what already arrived
             reader.socket.close()
-        self.readers = []
+        self.readers = {}
         if self.context is not None:
             self.context.term()
             self.context = None
@@ -134,7 +134,7 @@ class ZeroMQService(Service):
         self.ingest.log.error("invalidMessages", reason)
 
     def _request(self, frames):
-        reader = next(r for r in self.readers if r.label == "rep")
+        reader = self.readers["rep"]
         try:
             answer = self.answer(frames)
         except BadMessage as exc:
