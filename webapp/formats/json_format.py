@@ -52,12 +52,11 @@ def _wrap(body, options):
     return body, JSON
 
 
-def json_entries(series_list, max_data_points=None, no_null_points=False):
-    """The list graphite-web serialises: one dict per series (dropped if all-null and
-    no_null_points); maxDataPoints consolidation is webapp.series.consolidate_all."""
+def _columns(series_list, max_data_points, no_null_points):
+    """(series, timestamps, values) of each series to write: consolidated for
+    maxDataPoints, without its nulls (and without all-null series) for noNullPoints."""
     if max_data_points is not None:
         series_list = consolidate_all(series_list, max_data_points)
-    entries = []
     for series in series_list:
         timestamps = series.timestamps()
         values = series.values[:len(timestamps)]
@@ -66,6 +65,14 @@ def json_entries(series_list, max_data_points=None, no_null_points=False):
             if not len(keep):
                 continue
             timestamps, values = timestamps[keep], values[keep]
+        yield series, timestamps, values
+
+
+def json_entries(series_list, max_data_points=None, no_null_points=False):
+    """The list graphite-web serialises: one dict per series (dropped if all-null and
+    no_null_points); maxDataPoints consolidation is webapp.series.consolidate_all."""
+    entries = []
+    for series, timestamps, values in _columns(series_list, max_data_points, no_null_points):
         points = list(zip(_python_values(values), timestamps.tolist()))
         entries.append({"target": series.name, "tags": dict(series.tags), "datapoints": points})
     return entries
@@ -118,17 +125,8 @@ def _stamp_texts(timestamps):
 def _fast_json(series_list, max_data_points, no_null_points):
     """What _encode(json_entries(...)) gives through orjson, datapoints in one call
     each; None when a value (after consolidation) is infinite."""
-    if max_data_points is not None:
-        series_list = consolidate_all(series_list, max_data_points)
     entries = []
-    for series in series_list:
-        timestamps = series.timestamps()
-        values = series.values[:len(timestamps)]
-        if no_null_points:
-            keep = np.flatnonzero(~np.isnan(values))
-            if not len(keep):
-                continue
-            timestamps, values = timestamps[keep], values[keep]
+    for series, timestamps, values in _columns(series_list, max_data_points, no_null_points):
         points = _fast_datapoints(values, timestamps)
         if points is None:  # orjson writes infinities null; graphite-web writes 1e9999
             return None
