@@ -25,12 +25,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from carbonish.names import SUFFIX
 from carbonish.whisper import UNUSUAL
 from webapp.errors import InputError
 
 log = logging.getLogger(__name__)
 
-WSP = ".wsp"
+WSP = SUFFIX  # the one file suffix, carbonish.names
 PARALLEL_FETCH_MIN = 256  # leaves in one fetch before it is split over threads
 _LITERAL = re.compile(r"[*?\[{]")
 _WILDCARD = re.compile(r"[*?\[]")
