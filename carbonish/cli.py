@@ -111,11 +111,6 @@ def _print_welcome(settings):
   stop:            Ctrl-C (the cache is written to disk first)""", flush=True)
 
 
-def cmd_whisper(args):
-    from carbonish import whisper_cli
-    return whisper_cli.main(args.rest)
-
-
 def build_parser():
     parser = argparse.ArgumentParser(prog="carbonish", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -125,9 +120,9 @@ def build_parser():
         command = sub.add_parser(name, help=text)
         command.add_argument("--config", help="carbon.conf (default: built-in defaults)")
         command.set_defaults(func=func)
-    whisper = sub.add_parser("whisper", help="whisper-*.py tools", add_help=False)
-    whisper.add_argument("rest", nargs=argparse.REMAINDER)
-    whisper.set_defaults(func=cmd_whisper)
+    # listed for --help; main() hands `carbonish whisper ...` to whisper_cli before parsing
+    sub.add_parser("whisper", help="whisper-*.py tools: create, info, fetch, dump, update, "
+                                   "resize, set-aggregation, set-xff, merge, fill, diff")
     return parser
 
 
