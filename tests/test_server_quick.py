@@ -26,6 +26,11 @@ def raw_args(**params):
     ({"target": "a.x"}, False),                              # png by default: a graph
     ({"target": "a.x", "format": "svg"}, False),
     ({"format": "json"}, False),                             # no target
+    ({"target": "a.x", "format": "json", "from": "-2h"}, True),
+    ({"target": "a.x", "format": "json", "from": "-7d"}, True),
+    ({"target": "a.x", "format": "json", "from": "-30d"}, False),  # a long range: the pool
+    ({"target": "a.x", "format": "json", "from": "-60d", "until": "-1d"}, False),
+    ({"target": "a.x", "format": "json", "from": "bogus"}, True),  # answered: the error
 ])
 def test_quick_renders(app, params, quick):
     assert app.quick(app.render, raw_args(**params)) is quick

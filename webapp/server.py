@@ -49,6 +49,7 @@ GRAPH_FORMATS = {"png": "image/png", "svg": "image/svg+xml", "pdf": "application
 _JSONP = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
 _EMPTY_JSON_ROUTES = ("tags", "events")
 QUICK_TARGETS = 4
+QUICK_MAX_RANGE = 7 * 86400  # seconds: a longer range may read a large archive: the pool
 _PLAIN_TARGET = re.compile(rb"[^()*?\[\]{},\s]+")  # a series name: no call, no wildcard
 
 log = Logger(namespace="carbonish.web")
@@ -196,8 +197,20 @@ class WebApp:
                 not in formats.DATA_FORMATS:
             return False
         targets = args.get(b"target", []) + args.get(b"target[]", [])
-        return 0 < len(targets) <= QUICK_TARGETS and all(
-            _PLAIN_TARGET.fullmatch(t) for t in targets)
+        return (0 < len(targets) <= QUICK_TARGETS
+                and all(_PLAIN_TARGET.fullmatch(t) for t in targets)
+                and self._short_range(args))
+
+    def _short_range(self, args):
+        """The request's range is at most QUICK_MAX_RANGE (bad times are quick: the answer
+        is the error, at once)."""
+        if not any(key in args for key in (b"from", b"until", b"now")):
+            return True  # graphite's default: the last day
+        try:
+            start, end, _, _ = self.times.range(Params.from_request(args))
+        except InputError:
+            return True
+        return (end - start).total_seconds() <= QUICK_MAX_RANGE
 
     def _local_plain_reads(self):
         local = getattr(self.store, "local", None)
