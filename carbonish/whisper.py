@@ -1491,7 +1491,7 @@ class BatchReader:
         self.methods = aggregationTypeToMethod
         self.head_size = self.meta.size + 4 * self.archive.size + self.point_size
         self.buffer = np.empty(0, self.point_dtype)
-        self.expected = np.empty(0, np.int64)
+        self.expected = np.empty(0, np.int64)  # of the last fetch window
         self.missing = np.empty(0, np.bool_)
         self.times_of = None
         self.left = reads
@@ -1563,16 +1563,19 @@ class BatchReader:
 
     def _times(self, first_time, step, count):
         """The timestamps the `count` slots should hold, in a reused buffer (the files
-        of one fetch mostly share them: computed again only when they change)."""
+        of one fetch mostly share them: computed again only when they change), in the
+        file's own big-endian layout so the comparison needs no conversion."""
         if self.times_of == (first_time, step, count):
             return self.expected[:count]
-        if len(self.expected) < count:
-            self.expected = np.empty(count, np.int64)
+        times = first_time + step * np.arange(count, dtype=np.int64)
+        if times[-1] > 0xFFFFFFFF:  # past what a file can hold: compare as int64
+            self.expected = times
+        else:
+            self.expected = times.astype(self.point_dtype["t"])
+        if len(self.missing) < count:
             self.missing = np.empty(count, np.bool_)
-        times = np.multiply(np.arange(count, dtype=np.int64), step, out=self.expected[:count])
-        times += first_time
         self.times_of = (first_time, step, count)
-        return times
+        return self.expected[:count]
 
     def _row(self, count):
         """A float64 array of `count` values: the next row of the matrix for `count`."""
