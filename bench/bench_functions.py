@@ -119,13 +119,6 @@ for line in sys.stdin:
     sys.stdout.flush()
 '''
 
-SETTINGS = '''
-SECRET_KEY = "bench"
-TIME_ZONE = "UTC"
-CARBONLINK_HOSTS = []
-STORAGE_DIR = {storage!r}
-LOG_DIR = {log!r}
-'''
 
 namespace = {}
 exec(COMMON, namespace)  # the same formula on our side
@@ -164,15 +157,7 @@ def summary_ours(result):
 
 def start_worker(tmp):
     python = reference.ensure_venv(reference.GRAPHITE_WEB)
-    storage = Path(tmp) / "storage"
-    (storage / "log" / "webapp").mkdir(parents=True)
-    settings_dir = Path(tmp) / "settings"
-    settings_dir.mkdir()
-    (settings_dir / "bench_functions_settings.py").write_text(SETTINGS.format(
-        storage=str(storage), log=str(storage / "log" / "webapp")))
-    env = {"PYTHONPATH": str(settings_dir), "GRAPHITE_SETTINGS_MODULE": "bench_functions_settings",
-           "DJANGO_SETTINGS_MODULE": "graphite.settings", "GRAPHITE_NO_PREFIX": "True",
-           "PATH": "/usr/bin:/bin"}
+    env = reference.graphite_web_env(tmp, base={"PATH": "/usr/bin:/bin"})
     worker = subprocess.Popen([str(python), "-c", WORKER, json.dumps(WORKLOADS)], env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tmp)
     if worker.stdout.readline().strip() != "ready":

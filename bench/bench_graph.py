@@ -10,7 +10,6 @@ Two measurements, each alternating A, B, A, B and quoting medians:
 """
 import http.client
 import json
-import os
 import re
 import socket
 import statistics
@@ -84,17 +83,6 @@ for line in sys.stdin:
     sys.stdout.flush()
 '''
 
-SETTINGS = '''
-SECRET_KEY = "bench"
-TIME_ZONE = "UTC"
-CARBONLINK_HOSTS = []
-STORAGE_DIR = {storage!r}
-LOG_DIR = {log!r}
-WHISPER_DIR = {whisper!r}
-STANDARD_DIRS = [{whisper!r}]
-CACHES = {{"default": {{"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}}}
-'''
-
 
 def make_files(whisper_dir, now):
     """Ten files (10s:1d, 1m:30d) holding a day of wavy data ending now."""
@@ -133,14 +121,7 @@ def time_carbonish(paths, count):
 
 def start_graphite(tmp, targets):
     python = reference.ensure_venv(reference.GRAPHITE_WEB)
-    storage = Path(tmp) / "storage"
-    (storage / "log" / "webapp").mkdir(parents=True, exist_ok=True)
-    settings_dir = Path(tmp) / "settings"
-    settings_dir.mkdir()
-    (settings_dir / "bench_graphite_settings.py").write_text(SETTINGS.format(
-        storage=str(storage), log=str(storage / "log" / "webapp"),
-        whisper=str(storage / "whisper")))
-    env = graphite_env(tmp)
+    env = reference.graphite_web_env(tmp)
     worker = subprocess.Popen([str(python), "-c", WORKER, json.dumps(targets)], env=env,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               cwd=tmp)
@@ -213,16 +194,9 @@ def start_carbonish_web(tmp, whisper_dir):
     return proc, wait_until(bound_port, "carbonish web")
 
 
-def graphite_env(tmp):
-    settings_dir = Path(tmp) / "settings"
-    return dict(os.environ, PYTHONPATH=str(settings_dir),
-                GRAPHITE_SETTINGS_MODULE="bench_graphite_settings",
-                DJANGO_SETTINGS_MODULE="graphite.settings", GRAPHITE_NO_PREFIX="True")
-
-
 def start_gunicorn(tmp, path):
     python = reference.ensure_venv(reference.GRAPHITE_WEB)
-    env = graphite_env(tmp)
+    env = reference.graphite_web_env(tmp)
     subprocess.run([str(python), "-m", "django", "migrate", "--noinput"], env=env, cwd=tmp,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                    timeout=300)

@@ -51,18 +51,6 @@ WRK_SECONDS = 5
 WRK_CONNECTIONS = 8
 PROCESSES = 2
 
-SETTINGS = '''
-SECRET_KEY = "bench"
-TIME_ZONE = "UTC"
-CARBONLINK_HOSTS = []
-STORAGE_DIR = {storage!r}
-LOG_DIR = {log!r}
-WHISPER_DIR = {whisper!r}
-STANDARD_DIRS = [{whisper!r}]
-CACHES = {{"default": {{"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}}}
-DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3",
-                          "NAME": {db!r}}}}}
-'''
 
 CARBON_CONF = """
 [cache]
@@ -100,15 +88,7 @@ def free_port():
 
 def start_graphite(tmp):
     python = reference.ensure_venv(reference.GRAPHITE_WEB)
-    storage = Path(tmp) / "storage"
-    (storage / "log" / "webapp").mkdir(parents=True, exist_ok=True)
-    settings_dir = Path(tmp) / "settings"
-    settings_dir.mkdir()
-    (settings_dir / "bench_web_settings.py").write_text(SETTINGS.format(
-        storage=str(storage), log=str(storage / "log" / "webapp"),
-        whisper=str(storage / "whisper"), db=str(storage / "graphite.db")))
-    env = dict(os.environ, PYTHONPATH=str(settings_dir), DJANGO_SETTINGS_MODULE="graphite.settings",
-               GRAPHITE_SETTINGS_MODULE="bench_web_settings", GRAPHITE_NO_PREFIX="True")
+    env = reference.graphite_web_env(tmp)
     bin_dir = Path(python).parent
     subprocess.run([str(bin_dir / "django-admin"), "migrate", "--noinput"], env=env, cwd=tmp,
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

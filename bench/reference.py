@@ -19,6 +19,38 @@ GRAPHITE_WEB = ("graphite-web", [
 ])
 
 
+GRAPHITE_SETTINGS = '''
+SECRET_KEY = "bench"
+TIME_ZONE = "UTC"
+CARBONLINK_HOSTS = []
+STORAGE_DIR = {storage!r}
+LOG_DIR = {log!r}
+WHISPER_DIR = {whisper!r}
+STANDARD_DIRS = [{whisper!r}]
+CACHES = {{"default": {{"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}}}
+DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3",
+                          "NAME": {db!r}}}}}
+'''
+
+
+def graphite_web_env(tmp, base=None):
+    """Write graphite-web's settings for a side-by-side run under `tmp` (storage in
+    tmp/storage, whisper files in tmp/storage/whisper, no carbonlink, a dummy cache so
+    every request is computed, UTC) and return the environment that selects them
+    (`base`, default os.environ, plus graphite's variables)."""
+    storage = Path(tmp) / "storage"
+    log = storage / "log" / "webapp"
+    log.mkdir(parents=True, exist_ok=True)
+    settings_dir = Path(tmp) / "settings"
+    settings_dir.mkdir(exist_ok=True)
+    (settings_dir / "bench_graphite_settings.py").write_text(GRAPHITE_SETTINGS.format(
+        storage=str(storage), log=str(log), whisper=str(storage / "whisper"),
+        db=str(storage / "graphite.db")))
+    return dict(os.environ if base is None else base, PYTHONPATH=str(settings_dir),
+                GRAPHITE_SETTINGS_MODULE="bench_graphite_settings",
+                DJANGO_SETTINGS_MODULE="graphite.settings", GRAPHITE_NO_PREFIX="True")
+
+
 def ensure_venv(spec):
     """Return the python executable of the venv for `spec`, building it if needed."""
     name, requirements = spec
