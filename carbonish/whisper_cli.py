@@ -91,8 +91,9 @@ class Context:
         self.out.write(text + '\n')
 
 
-class _OptionParser(optparse.OptionParser):
-    """optparse as the scripts use it, writing to the context's streams, never exiting."""
+class _ContextStreams:
+    """Help and errors on the context's streams, and an exception instead of sys.exit:
+    what both parser flavours need (optparse for the scripts, argparse for set-xff)."""
 
     def __init__(self, ctx, **kwargs):
         super().__init__(**kwargs)
@@ -111,30 +112,21 @@ class _OptionParser(optparse.OptionParser):
 
     def error(self, msg):
         self.print_usage(self.ctx.err)
-        self.exit(2, '%s: error: %s\n' % (self.get_prog_name(), msg))
+        self.exit(2, '%s: error: %s\n' % (self._name(), msg))
 
 
-class _ArgumentParser(argparse.ArgumentParser):
-    """argparse (whisper-set-xfilesfactor.py's parser), on the context's streams."""
+class _OptionParser(_ContextStreams, optparse.OptionParser):
+    """optparse as the scripts use it."""
 
-    def __init__(self, ctx, **kwargs):
-        super().__init__(**kwargs)
-        self.ctx = ctx
+    def _name(self):
+        return self.get_prog_name()
 
-    def print_usage(self, file=None):
-        super().print_usage(file or self.ctx.out)
 
-    def print_help(self, file=None):
-        super().print_help(file or self.ctx.out)
+class _ArgumentParser(_ContextStreams, argparse.ArgumentParser):
+    """argparse (whisper-set-xfilesfactor.py's parser)."""
 
-    def exit(self, status=0, message=None):
-        if message:
-            self.ctx.err.write(message)
-        raise _ParserExit(status)
-
-    def error(self, message):
-        self.print_usage(self.ctx.err)
-        self.exit(2, '%s: error: %s\n' % (self.prog, message))
+    def _name(self):
+        return self.prog
 
 
 def _parser(ctx, name, usage, **kwargs):
