@@ -49,12 +49,24 @@ def absolute(ctx, seriesList):
 
 
 def _safe_pow(values, exponent):
-    """graphite's safePow: None where math.pow raises (domain error or overflow)."""
-    with np.errstate(all="ignore"):
-        result = np.power(values, exponent)
-    bad = np.isnan(result) | (np.isinf(result) & np.isfinite(values) & np.isfinite(exponent))
-    bad |= np.isnan(values) | np.isnan(exponent)
-    return np.where(bad, np.nan, result)
+    """graphite's safePow: math.pow of each pair, None where either is None or math.pow
+    raises (domain error or overflow). Point by point on purpose: numpy's power (SIMD
+    since numpy 2.4) can differ from libm's pow in the last bit, and graphite-web's
+    answers are libm's."""
+    values = np.asarray(values, dtype=np.float64)
+    exponents = np.broadcast_to(np.asarray(exponent, dtype=np.float64), values.shape)
+    result = np.full(values.shape, np.nan)
+    known = np.flatnonzero(~(np.isnan(values) | np.isnan(exponents)))
+    result[known] = [_pow_or_nan(base, power)
+                     for base, power in zip(values[known].tolist(), exponents[known].tolist())]
+    return result
+
+
+def _pow_or_nan(base, power):
+    try:
+        return math.pow(base, power)
+    except (ValueError, OverflowError):
+        return math.nan
 
 
 @function("pow", "Transform", [SERIES_LIST, Param("factor", ParamTypes.float, required=True)])
