@@ -3,7 +3,9 @@
 import json
 
 import numpy as np
+import orjson
 import pytest
+from hypothesis import given, strategies as st
 
 from webapp import formats
 from webapp.formats import json_format
@@ -18,10 +20,11 @@ def plain(series_list, max_data_points=None, no_null_points=False):
 
 
 @pytest.mark.parametrize("start, step, count", [
-    (1_700_000_000, 10, 500),       # all ten digits: the joined-texts path
-    (999_999_000, 10, 300),         # nine then ten digits: the float-array path
+    (1_700_000_000, 10, 500),       # all ten digits: the interleaved texts
+    (999_999_000, 10, 300),         # nine then ten digits: the list of pairs
     (-500, 7, 200),                 # negative and positive stamps of several widths
-    (10 ** 15, 60, 5),              # past plain float text: the list path
+    (10 ** 15, 60, 5),              # sixteen digits
+    (-10 ** 12, 60, 5),             # negative, all of one width
     (1_700_000_000, 10, 0),         # no points at all
     (1_700_000_000, 10, 1),
 ])
@@ -59,3 +62,12 @@ def test_infinities_are_written_1e9999(values, max_data_points):
     assert json_format._fast_json(series, max_data_points, False) is None
     body, _ = json_format.render_json(series, OPTIONS, max_data_points)
     assert b"1e9999" in body and b"Infinity" not in body
+
+
+@given(st.lists(st.floats(allow_infinity=False, width=64), max_size=60),
+       st.integers(-10 ** 12, 10 ** 12), st.integers(1, 10 ** 6))
+def test_datapoints_same_bytes_as_orjson_of_pairs(values, start, step):
+    values = np.array(values, dtype=np.float64)
+    timestamps = start + step * np.arange(len(values), dtype=np.int64)
+    pairs = [[None if v != v else v, t] for v, t in zip(values.tolist(), timestamps.tolist())]
+    assert bytes(json_format._fast_datapoints(values, timestamps)) == orjson.dumps(pairs)
