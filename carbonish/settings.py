@@ -227,6 +227,7 @@ KEYS = (
     Key("web", "REQUEST_TIMEOUT", parse_float, 30.0),
     Key("web", "THREADS", parse_int, 4, "render worker threads"),
     Key("web", "PROCESSES", parse_int, 1, "processes sharing the web port"),
+    Key("web", "MAX_POST_SIZE", parse_int, 1024 * 1024, "bytes of a POST body (413 over it)"),
 )
 
 PATH_KEYS = {("cache", k) for k in

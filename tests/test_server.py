@@ -500,3 +500,45 @@ def test_find_pickle_keeps_remote_intervals(app):
     app.store.remotes = [Remote()]
     infos = pickle.loads(call(app, "/metrics/find", query="r.*", format="pickle").body)
     assert infos == [{"path": "r.m", "is_leaf": True, "intervals": [(1, 2)]}]
+
+
+def http_exchange(app, request_bytes, max_post_size, chunks=1):
+    """Raw HTTP through a QuietSite on a StringTransport; the bytes answered."""
+    from twisted.internet.testing import StringTransport
+    site = server.QuietSite(server.ApiResource(app, SyncPool(), FakeReactor(), 10),
+                            max_post_size)
+    channel = site.buildProtocol(None)
+    transport = StringTransport()
+    channel.makeConnection(transport)
+    size = -(-len(request_bytes) // chunks)
+    for start in range(0, len(request_bytes), size):
+        channel.dataReceived(request_bytes[start:start + size])
+    return transport.value()
+
+
+def post(path, body, chunked=False):
+    head = (f"POST {path} HTTP/1.1\r\nHost: x\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n").encode()
+    if chunked:
+        pieces = [body[i:i + 40] for i in range(0, len(body), 40)]
+        encoded = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+        return head + b"Transfer-Encoding: chunked\r\n\r\n" + encoded
+    return head + b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("path", ["/render", "/metrics/find"])
+def test_post_body_over_max_post_size_is_413(app, path, chunked):
+    body = b"target=a.x&query=a.*&format=raw&pad=" + b"x" * 200
+    answer = http_exchange(app, post(path, body, chunked), 100, chunks=7)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    text = answer.split(b"\r\n\r\n", 1)[1]
+    assert text == b"request body over the 100-byte limit (MAX_POST_SIZE)\n"
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_post_body_within_max_post_size_is_read(app, chunked):
+    body = b"target=a.x&format=raw"
+    answer = http_exchange(app, post("/render", body, chunked), len(body), chunks=3)
+    assert answer.startswith(b"HTTP/1.1 200 ")
+    assert answer.split(b"\r\n\r\n", 1)[1].startswith(b"a.x,")

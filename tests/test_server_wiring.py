@@ -46,11 +46,12 @@ def test_service_listens_logs_port_and_stops(tmp_path):
     observer = events.append
     globalLogPublisher.addObserver(observer)
     try:
-        top = server.build_service(settings_for(tmp_path, "INTERFACE = 127.0.0.1"), reactor)
+        top = server.build_service(
+            settings_for(tmp_path, "INTERFACE = 127.0.0.1\nMAX_POST_SIZE = 4096"), reactor)
         top.startService()
         [(port, factory, backlog, interface)] = reactor.tcpServers
         assert (port, interface) == (0, "127.0.0.1")
-        assert isinstance(factory, server.QuietSite)
+        assert isinstance(factory, server.QuietSite) and factory.max_post_size == 4096
         top.stopService()
     finally:
         globalLogPublisher.removeObserver(observer)

@@ -15,7 +15,8 @@ at once, as the hand-off to a thread and back costs as much CPU as such a render
 an InputError becomes its status (400, or 413 for size limits) with one line of
 text/plain; anything else is logged and answered 500 "internal error" with no trace.
 A request that outlives REQUEST_TIMEOUT (plus a grace second) is answered 400 even if
-its worker is still busy.
+its worker is still busy. A body over MAX_POST_SIZE is not kept (LimitedRequest drops
+it as it arrives) and the request is answered 413.
 """
 import json
 import math
@@ -41,7 +42,7 @@ try:  # optional accelerator, as in webapp.formats.json_format
     import orjson
 except ImportError:  # pragma: no cover - exercised only where orjson is absent
     orjson = None
-from webapp.errors import InputError
+from webapp.errors import InputError, LimitExceeded
 from webapp.evaluator import Evaluator, Limits, RenderRequest
 
 VERSION = "1.1.10"
@@ -490,6 +491,11 @@ class ApiResource(resource.Resource):
             _send(request, Response(b"method not allowed\n", "text/plain; charset=utf-8", 405,
                                     ((b"Allow", b"GET, POST, HEAD"),)))
             return server.NOT_DONE_YET
+        if getattr(request, "too_large", False):
+            limit = request.channel.site.max_post_size
+            _send(request, error_response(LimitExceeded(
+                f"request body over the {limit}-byte limit (MAX_POST_SIZE)", 413)))
+            return server.NOT_DONE_YET
         return super().render(request)
 
     def _handle(self, request):
@@ -580,11 +586,39 @@ def build_app(settings, store=None, registry=None, times=None, graph=None):
     return WebApp(store, registry, evaluator, times, graph or _graph_renderer())
 
 
+class LimitedRequest(server.Request):
+    """A request whose body is kept only up to the site's `max_post_size` bytes (by
+    Content-Length, or as chunks arrive); past it the rest is read and dropped, and
+    ApiResource answers 413."""
+
+    too_large = False
+    _body_size = 0
+
+    def gotLength(self, length):
+        limit = self.channel.site.max_post_size
+        if length is not None and length > limit:
+            self.too_large = True
+            length = 0  # nothing is kept: an in-memory file, not a temporary one
+        super().gotLength(length)
+
+    def handleContentChunk(self, data):
+        self._body_size += len(data)
+        if self._body_size > self.channel.site.max_post_size:
+            self.too_large = True
+        if not self.too_large:
+            super().handleContentChunk(data)
+
+
 class QuietSite(server.Site):
-    """A Site without the per-request access log line (gunicorn's default too)."""
+    """A Site without the per-request access log line (gunicorn's default too), whose
+    requests keep at most `max_post_size` bytes of body ([web] MAX_POST_SIZE)."""
 
     displayTracebacks = False
     noisy = False
+
+    def __init__(self, resource, max_post_size=1024 * 1024, **kwargs):
+        super().__init__(resource, requestFactory=LimitedRequest, **kwargs)
+        self.max_post_size = max_post_size
 
     def log(self, request):
         pass
@@ -702,7 +736,8 @@ def build_service(settings, reactor=None, app=None, processes=None, adopt_fd=Non
     web = settings.web
     app = app or build_app(settings)
     pool = ThreadPool(minthreads=1, maxthreads=max(web.THREADS, 1), name="carbonish-render")
-    site = QuietSite(ApiResource(app, pool, reactor, web.REQUEST_TIMEOUT + 1.0))
+    site = QuietSite(ApiResource(app, pool, reactor, web.REQUEST_TIMEOUT + 1.0),
+                     web.MAX_POST_SIZE)
     top = service.MultiService()
     ThreadPoolService(pool).setServiceParent(top)
     if processes is None:
