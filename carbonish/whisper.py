@@ -1496,6 +1496,7 @@ class BatchReader:
         self.times_of = None
         self.left = reads
         self.matrices = {}  # fetch length -> [matrix, rows used]
+        self.known_size, self.known_table, self.known = None, None, None  # last table
 
     def read(self, path, start, end, now):
         self.left = max(self.left - 1, 0)
@@ -1508,9 +1509,22 @@ class BatchReader:
             os.close(fd)
 
     def _archives(self, fd):
-        """(max_retention, [(offset, step, points)], head bytes) or None if unusual."""
+        """(max_retention, [(offset, step, points)], head bytes) or None if unusual; a
+        file of the previous one's size and metadata + archive table bytes (the usual
+        case: one schema) reuses that one's checked table."""
         size = os.fstat(fd).st_size
         head = os.pread(fd, self.head_size, 0)
+        if size == self.known_size and head.startswith(self.known_table):
+            return self.known + (head,)
+        found = self._check_archives(size, head)
+        if found is not None:
+            table_end = self.meta.size + len(found[1]) * self.archive.size
+            self.known_size, self.known_table, self.known = size, head[:table_end], found
+            return found + (head,)
+        return None
+
+    def _check_archives(self, size, head):
+        """(max_retention, [(offset, step, points)]) from a header, or None if unusual."""
         if len(head) < self.meta.size:
             return None
         method, max_retention, xff, count = self.meta.unpack_from(head)
@@ -1524,7 +1538,7 @@ class BatchReader:
             if not step or not points or offset < table_end or \
                     offset + points * self.point_size > size:
                 return None
-        return max_retention, archives, head
+        return max_retention, archives
 
     def _read(self, fd, start, end, now):
         found = self._archives(fd)

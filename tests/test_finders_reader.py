@@ -94,8 +94,22 @@ def _patch(path, offset, fmt, *values):
 ])
 def test_damaged_files_are_left_to_whisper(tmp_path, damage):
     path = make(tmp_path / "a.wsp", [(10, 360)], [(NOW - 10, 1.0)])
+    intact = make(tmp_path / "b.wsp", [(10, 360)], [(NOW - 10, 1.0)])
     damage(path)
     assert BatchReader().read(path, NOW - 60, NOW, NOW) is _SLOW
+    reader = BatchReader(reads=3)  # after an intact file of the same header and size
+    assert reader.read(intact, NOW - 60, NOW, NOW) is not _SLOW
+    assert reader.read(path, NOW - 60, NOW, NOW) is _SLOW
+    assert reader.read(intact, NOW - 60, NOW, NOW) is not _SLOW
+
+
+def test_one_reader_over_files_of_every_layout_in_turn(tmp_path):
+    paths = [make(tmp_path / f"{i}.wsp", retention, [(NOW - 5 * k, float(k)) for k in range(40)])
+             for i, retention in enumerate(RETENTIONS + RETENTIONS[::-1])]
+    reader = BatchReader(reads=2 * len(paths))
+    for path in paths + paths[::-1]:
+        answer = reader.read(path, NOW - 300, NOW, NOW)
+        assert as_oracle(answer) == whisper.fetch(path, NOW - 300, NOW, now=NOW)
 
 
 def test_short_read_is_left_to_whisper(tmp_path, monkeypatch):

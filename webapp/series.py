@@ -93,8 +93,9 @@ class TimeSeries:
     After `consolidate()` the values are already consolidated: `step` is the consolidated
     step and `values_per_point` says how many raw values each one stands for."""
 
-    __slots__ = ("name", "start", "end", "step", "values", "path_expression", "tags",
-                 "consolidate_func", "values_per_point", "x_files_factor", "options")
+    __slots__ = ("name", "start", "end", "step", "values", "path_expression", "_tags",
+                 "_tags_of", "consolidate_func", "values_per_point", "x_files_factor",
+                 "options")
 
     def __init__(self, name, start, end, step, values, path_expression=None, tags=None,
                  consolidate_func="average", values_per_point=1, x_files_factor=None,
@@ -105,11 +106,24 @@ class TimeSeries:
         self.step = int(step)
         self.values = np.asarray(values, dtype=np.float64)
         self.path_expression = name if path_expression is None else path_expression
-        self.tags = tags_for_name(name) if not tags else str_tags(tags)
+        self._tags = str_tags(tags) if tags else None
+        self._tags_of = name  # without tags: parsed from the name given, when first asked
         self.consolidate_func = consolidate_func
         self.values_per_point = values_per_point
         self.x_files_factor = x_files_factor
         self.options = {} if options is None else options
+
+    @property
+    def tags(self):
+        """The series' tags: those given, or parsed from its name as constructed (once,
+        on first use: a fetch of 1,000 series mostly never asks)."""
+        if self._tags is None:
+            self._tags = tags_for_name(self._tags_of)
+        return self._tags
+
+    @tags.setter
+    def tags(self, tags):
+        self._tags = tags
 
     def __len__(self):
         return len(self.values)
