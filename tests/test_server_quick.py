@@ -33,11 +33,27 @@ def raw_args(**params):
     ({"target": "a.x", "format": "json", "from": "bogus"}, True),  # answered: the error
 ])
 def test_quick_renders(app, params, quick):
-    assert app.quick(app.render, raw_args(**params)) is quick
+    assert (app.quick(app.render, raw_args(**params)) is not None) is quick
 
 
 def test_only_render_is_quick(app):
-    assert not app.quick(app.find, raw_args(query="a.x", format="json"))
+    assert app.quick(app.find, raw_args(query="a.x", format="json")) is None
+
+
+def test_quick_parses_the_range_once_for_the_render(app):
+    parsed = []
+    original = app.times._range
+    app.times._range = lambda params: parsed.append(params) or original(params)
+    params = app.quick(app.render, raw_args(target="a.x", format="json", **{"from": "-2h"}))
+    assert isinstance(params, server.Params) and len(parsed) == 1
+    assert server._answer(app.render, params).status == 200 and len(parsed) == 1
+
+
+def test_quick_bad_parameters_are_the_answer(app):
+    args = {b"target": [b"a.x"], b"format": [b"json"], b"from": [b"\xff"]}
+    error = app.quick(app.render, args)
+    response = server._answer(app.render, error)
+    assert response.status == 400 and response.body == b"parameters must be UTF-8\n"
 
 
 @pytest.mark.parametrize("change", [
@@ -47,7 +63,7 @@ def test_only_render_is_quick(app):
 ])
 def test_network_or_locks_are_never_quick(app, change):
     change(app.store)
-    assert not app.quick(app.render, raw_args(target="a.x", format="json"))
+    assert app.quick(app.render, raw_args(target="a.x", format="json")) is None
 
 
 def test_quick_render_is_answered_without_the_pool(app):

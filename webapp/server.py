@@ -79,6 +79,7 @@ class Params:
 
     def __init__(self, values):
         self.values = values
+        self.time_range = None  # TimeParser.range's answer, kept for a second asker
 
     @classmethod
     def from_request(cls, args):
@@ -166,7 +167,13 @@ class TimeParser:
         return current
 
     def range(self, params):
-        """(start, end, now, tz) for /render, graphite-web's defaults and order."""
+        """(start, end, now, tz) for /render, graphite-web's defaults and order; parsed
+        once per Params (WebApp.quick asks before the render does)."""
+        if params.time_range is None:
+            params.time_range = self._range(params)
+        return params.time_range
+
+    def _range(self, params):
         tz = self.tz(params)
         now = self.now(params, tz)
         until = self.parse("until", params.get("until"), tz, now) if "until" in params else now
@@ -188,30 +195,30 @@ class WebApp:
         self.graph = graph
 
     def quick(self, handler, args):
-        """True when `handler` with raw request `args` ({bytes: [bytes]}) reads at most
-        QUICK_TARGETS files of this node (no call, no wildcard, a data format) and
-        nothing over the network: the only work worth answering without a thread."""
+        """The request's Params (or an InputError to answer) when `handler` with raw
+        request `args` ({bytes: [bytes]}) reads at most QUICK_TARGETS files of this node
+        (no call, no wildcard, a data format, a range of at most QUICK_MAX_RANGE) and
+        nothing over the network: the only work worth answering without a thread; else
+        None."""
         if handler != self.render or not self._local_plain_reads():
-            return False
+            return None
         formats_asked = args.get(b"format")
         if not formats_asked or formats_asked[-1].lower().decode("ascii", "replace") \
                 not in formats.DATA_FORMATS:
-            return False
+            return None
         targets = args.get(b"target", []) + args.get(b"target[]", [])
-        return (0 < len(targets) <= QUICK_TARGETS
-                and all(_PLAIN_TARGET.fullmatch(t) for t in targets)
-                and self._short_range(args))
-
-    def _short_range(self, args):
-        """The request's range is at most QUICK_MAX_RANGE (bad times are quick: the answer
-        is the error, at once)."""
-        if not any(key in args for key in (b"from", b"until", b"now")):
-            return True  # graphite's default: the last day
-        try:
-            start, end, _, _ = self.times.range(Params.from_request(args))
-        except InputError:
-            return True
-        return (end - start).total_seconds() <= QUICK_MAX_RANGE
+        if not (0 < len(targets) <= QUICK_TARGETS
+                and all(_PLAIN_TARGET.fullmatch(t) for t in targets)):
+            return None
+        try:  # bad parameters or times are quick: the answer is the error, at once
+            params = Params.from_request(args)
+            if any(key in params for key in ("from", "until", "now")):
+                start, end, _, _ = self.times.range(params)  # kept for the render
+                if (end - start).total_seconds() > QUICK_MAX_RANGE:
+                    return None
+        except InputError as exc:
+            return exc
+        return params
 
     def _local_plain_reads(self):
         local = getattr(self.store, "local", None)
@@ -504,9 +511,10 @@ class ApiResource(resource.Resource):
         if handler is None:
             _send(request, Response(b"not found\n", "text/plain; charset=utf-8", 404))
             return server.NOT_DONE_YET
-        if self.app.quick(handler, request.args):
+        quick = self.app.quick(handler, request.args)
+        if quick is not None:
             try:
-                response = _call(handler, request.args)
+                response = _answer(handler, quick)
             except Exception:  # noqa: BLE001 - answered 500 as on the pool
                 response = self._failed(Failure(), path)
             _send(request, response)
@@ -532,6 +540,16 @@ class ApiResource(resource.Resource):
 def _call(handler, args):
     try:
         return handler(Params.from_request(args))
+    except InputError as exc:
+        return error_response(exc)
+
+
+def _answer(handler, params):
+    """_call for what WebApp.quick gave: Params, or the InputError to answer."""
+    if isinstance(params, InputError):
+        return error_response(params)
+    try:
+        return handler(params)
     except InputError as exc:
         return error_response(exc)
 
