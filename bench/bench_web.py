@@ -345,53 +345,59 @@ def report(results, args, load):
 
 
 NOTES = """\
-## Where the time goes (profiles, November 2026)
-In-process cProfile of one request, and py-spy over a server under wrk:
+## Where the time goes (profiles, December 2026)
+In-process cProfile of one request, cProfile and py-spy over a server under wrk, and
+small timeit benches of the pieces; the machine was shared with an ingest benchmark,
+so absolute times below are ~2x those of an idle machine (ratios hold).
 
-- **json render, one series** (8,640 points). Before: per request ~0.45 ms of
-  twisted.web (HTTP parsing, Request, headers, write) plus as much again for handing
-  the request to the render thread pool and back (deferToThreadPool, callFromThread,
-  thread switches and the GIL between the reactor and the worker): a server answering
-  on the reactor thread did 1,479 requests per CPU second against 845 through the pool.
-  Of the handler itself, the json body was the largest part (list of 8,640 Python
-  pairs, then orjson: ~1.5 ms under load), then the whisper read (~0.15 ms), then
-  from/until parsing (~0.1 ms). Changed: a render of at most 4 plain series names in a
-  data format, with no cluster servers, no carbonlink and no read locks, is answered
-  on the reactor thread (`WebApp.quick`); datapoints are written by orjson from the
-  numpy arrays and joined as bytes (a third less). Now the json body is ~45% of the
-  server's CPU and twisted.web ~20%.
-  Also found: with 2 processes sharing the socket, twisted accepts up to dozens of
-  connections per wake-up, so wrk's 8 keep-alive connections often all landed in one
-  process (one core busy, the other idle). A shared socket now accepts one connection
-  per wake-up, which spreads them.
-- **sumSeries over 1,000 files.** Before: ~130 ms in-process, ~110 ms of it reading
-  the files through `carbonish.whisper.fetch_array`: each read allocated new bytes
-  objects (~100 KB, two for a window that wraps the ring, then joined) and new arrays,
-  and the page faults on that fresh memory cost more than the reads themselves
-  (pread of 104 KB into new bytes: ~0.15 ms; preadv into a reused buffer: ~0.05 ms).
-  Changed: `finders.WhisperReader` reads the slots with preadv into one reused buffer
-  and decodes each file into a row of one matrix per fetch (one large allocation, huge
-  pages), falling back to carbonish.whisper for anything unusual; and one fetch thread
-  instead of two (the read is GIL-bound now: two threads took 105 ms where one took
-  77 ms); the expected slot times are computed once per window, not per file. Now
-  ~65 ms of reads in-process (~15 ms of it the six system calls per file, ~25 ms
-  decoding, ~9 ms page faults on the result matrix), ~5 ms making the 1,000
-  TimeSeries (tags parsed from each name), ~10 ms the sum.
-- **/metrics/find over 1,000 nodes.** ~2.4 ms in-process: os.scandir of the folder
-  ~1.4 ms, the treejson dicts ~1 ms, sorting twice; a lone `*` now skips the regex.
-  Over HTTP ~3.5-4.5 ms, the rest being twisted.web and the thread hand-off.
+- **json render, one series** (8,640 points). At the start of this round the body was
+  ~55% of the server's CPU: orjson wrote the values (~0.19 ms, ~21 ns a float), then the
+  text was split into 8,640 bytes objects (0.16 ms), the timestamps made into 8,640 more
+  (0.29 ms) and all joined (0.16 ms), then copied once more by orjson around the
+  Fragment. Changed: the datapoints are made without a Python object per point
+  (json_format._interleaved): the value text `[v0,v1,...]` gets each "," replaced by a
+  hole of NUL bytes plus `],[` in one bytes replace, and the holes take the timestamp
+  text (one orjson call, cut in rows of equal width) in one masked numpy copy; the
+  document is joined once. 0.87 -> 0.55 ms for the body, the output byte for byte the
+  same (a hypothesis test against orjson of the pairs). The quick path also decodes the
+  parameters and parses from/until/now once, not twice. Server CPU per request (one
+  process under wrk, alternating with the old tree): 1.53 -> 0.93 ms on the loaded
+  machine; in the table, requests per server CPU second +28% over the old tree in the
+  same run.
+  Now (cProfile under wrk): the body ~40% of the server's CPU, half of that orjson
+  formatting the floats; twisted.web ~30% (HTTP parsing, Request, headers, two sends
+  of 128 KiB and 44 KiB with an epoll round trip between, as twisted's SEND_LIMIT
+  splits the 172 KB answer); the render itself (target parse, stat, open, header and
+  slot reads, TimeSeries) ~20%.
+- **sumSeries over 1,000 files.** The work is bound by memory bandwidth: preadv copies
+  104 MB of records out of the page cache (~12 ms), decoding writes the 69 MB result
+  matrix (~17 ms: a microbench decoding into a hot row takes 8 us a file, into the
+  matrix 17 us), the sum reads the 69 MB back (~10-15 ms); the five system calls per
+  file are ~5 ms. Changed: the sum adds a gapless row with a plain add (np.add with
+  where= was the cost: 15 -> 9.5 ms for 1,000 rows, the same bits); TimeSeries parse
+  tags from the name on first use (1,000 series of a fetch mostly never ask); the
+  BatchReader reuses the previous file's checked archive table when the size and the
+  table bytes match (a changed file is checked again). In-process ~10% faster
+  (66-72 -> 59-64 ms, loaded machine); over HTTP the change is inside the noise of
+  15 samples (41 ms before, 44 ms after in the table).
+- **/metrics/find over 1,000 nodes.** Unchanged: ~2.4 ms in-process (os.scandir ~1.4
+  ms, the treejson dicts ~1 ms); over HTTP ~3-4 ms.
 
 ## What remains
-- json render: ~0.65 ms of server CPU per request, about half of it building the
-  json body (orjson formats the floats; interleaving 8,640 values with their
-  timestamps is the rest), ~20% twisted.web. graphite-web needs ~4.5 ms. On these 2
-  shared cores wrk and other benchmarks take a core, so requests/s shows ~6x and
-  requests per CPU second ~7x; 10x needs a faster body (a C encoder for the
-  [[value, timestamp]] pairs) or less twisted.web per request.
-- sumSeries: six system calls and ~25 µs of numpy per file; reading files on threads
-  does not pay while the per-file Python work holds the GIL. graphite-web's own
-  figure moves from 1.0 s (idle machine) to 3-4 s (loaded), so the ratio moves with
-  it: ~15-17x at 1.0 s; 20x would need ~50 ms.
+- json render: the goal is met in this run (11.7x requests/s, 12.0x per server CPU
+  second), but the old tree also showed 10.3x in the same run against 7.6x in
+  November's more loaded run: graphite-web's rate and wrk's share of the 2 cores move
+  the ratio by a third between runs. The floor of the body is orjson's float
+  formatting (~21 ns a value; integers take 2.6 ns); twisted.web's per-request work
+  (~30%) could shrink with a larger SEND_LIMIT for these connections (one send, no
+  epoll round trip) and less header work, not tried.
+- sumSeries: 22x in this run (the old tree 23x: the same within noise; November's run
+  had 16.5x with graphite-web at 976 ms on a more loaded machine). The real floor is
+  writing and re-reading the 69 MB matrix: an aggregate that adds each file's row while
+  it is still in cache (the evaluator streaming series into sumSeries instead of
+  materialising 1,000 of them) would save ~20 ms, but changes how functions get their
+  input; not done. Skipping fstat or the header read per file would save ~2 ms and
+  needs the file size check done another way.
 """
 
 
