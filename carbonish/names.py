@@ -68,6 +68,12 @@ def name_to_path(data_dir, name):
     return Path(data_dir, *nodes[:-1], nodes[-1] + SUFFIX)
 
 
+def valid_name_to_path(data_dir, name):
+    """name_to_path's path, as str, for a name that already passed validate_name (the
+    writer's names all did, at ingest): a join, without checking the name again."""
+    return os.path.join(data_dir, name.replace(".", os.sep) + SUFFIX)
+
+
 def path_to_name(data_dir, path):
     """DATA_DIR/a/b/c.wsp -> `a.b.c`; ValueError for a path outside DATA_DIR or not .wsp."""
     relative = os.path.relpath(os.fspath(path), os.fspath(data_dir))

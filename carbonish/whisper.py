@@ -484,19 +484,47 @@ def create(path, archiveList, xFilesFactor=None, aggregationMethod=None,
     Space is reserved with posix_fallocate (useFallocate), left sparse (sparse) or
     written with zeros (neither), as carbon's WHISPER_FALLOCATE_CREATE and
     WHISPER_SPARSE_CREATE choose."""
-    xFilesFactor = 0.5 if xFilesFactor is None else xFilesFactor
-    aggregationMethod = "average" if aggregationMethod is None else aggregationMethod
+    fd, _ = _create_open(path, archiveList, xFilesFactor, aggregationMethod, sparse,
+                         useFallocate, lock, autoflush, fadvise_random)
+    os.close(fd)
+
+
+def create_with_points(path, archiveList, xFilesFactor, aggregationMethod, timestamps,
+                       values, now=None, sparse=False, useFallocate=False, lock=None,
+                       autoflush=None, fadvise_random=None):
+    """create() then update_many_arrays() of its first points, on one descriptor: no
+    second open and no header read (the header is the one just written, the archives
+    are known to be empty). The file is byte for byte what the two calls give; if the
+    points cannot be written (a timestamp past 2106) the file stays, empty, and the
+    error is raised as update_many raises it."""
+    fd, header = _create_open(path, archiveList, xFilesFactor, aggregationMethod, sparse,
+                              useFallocate, lock, autoflush, fadvise_random)
+    try:
+        batch = _array_batch(timestamps, values)
+        if batch is not None:
+            _file_update_batch(fd, path, batch, now, False, autoflush, header)
+    finally:
+        os.close(fd)
+
+
+def _create_open(path, archiveList, xff, method, sparse, use_fallocate, lock, autoflush,
+                 fadvise_random):
+    """Create the file and return (its open read-write descriptor, its _Header)."""
+    xff = 0.5 if xff is None else xff
+    method = "average" if method is None else method
     validateArchiveList(archiveList)
     archives = sorted(archiveList, key=lambda a: a[0])
     oldest = max(step * points for step, points in archives)
-    header = _pack_metadata(aggregationMethod, oldest, xFilesFactor, len(archives))
+    head = _pack_metadata(method, oldest, xff, len(archives))
     offset = metadataSize + archiveInfoSize * len(archives)
     data_start = offset
+    table = []
     for step, points in archives:
-        header += struct.pack(archiveInfoFormat, offset, step, points)
+        head += struct.pack(archiveInfoFormat, offset, step, points)
+        table.append(_Archive(offset, step, points))
         offset += points * pointSize
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
     except FileExistsError:
         raise InvalidConfiguration("File %s already exists!" % path) from None
     try:
@@ -504,14 +532,18 @@ def create(path, archiveList, xFilesFactor=None, aggregationMethod=None,
             fcntl.flock(fd, fcntl.LOCK_EX)
         if CAN_FADVISE and _opt(fadvise_random, FADVISE_RANDOM):
             os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-        os.write(fd, header)
-        _reserve(fd, data_start, offset, sparse, useFallocate)
+        os.write(fd, head)
+        _reserve(fd, data_start, offset, sparse, use_fallocate)
         _finish_write(fd, _opt(autoflush, AUTOFLUSH))
-        os.close(fd)
     except OSError:
         os.close(fd)
         os.unlink(path)
         raise
+    # What _read_header would read back: the header, then zeros (the archives are empty).
+    head = head.ljust(min(_HEAD_READ, offset), b"\0")
+    unpacked = struct.unpack(metadataFormat, head[:metadataSize])
+    header = _Header(path, method, oldest, unpacked[2], tuple(table), offset, head)
+    return fd, header
 
 
 def _reserve(fd, start, end, sparse, use_fallocate):
@@ -881,6 +913,18 @@ def update_many(path, points, now=None, lock=None, autoflush=None, fadvise_rando
 def update_many_arrays(path_or_fh, timestamps, values, now=None, lock=None,
                        autoflush=None, fadvise_random=None):
     """update_many for two equal-length arrays (timestamps in seconds, float64 values)."""
+    batch = _array_batch(timestamps, values)
+    if batch is None:
+        return
+    if isinstance(path_or_fh, (str, bytes, os.PathLike)):
+        _update_path(path_or_fh, batch, now, lock, autoflush, fadvise_random)
+    else:
+        _file_update_batch(_prepare_fh(path_or_fh), _fd_name(path_or_fh), batch, now, lock,
+                           autoflush)
+
+
+def _array_batch(timestamps, values):
+    """Two equal-length arrays as a batch for _file_update_batch (None when empty)."""
     timestamps = np.asarray(timestamps)
     if timestamps.dtype.kind == "f":
         timestamps = np.trunc(timestamps)
@@ -890,16 +934,10 @@ def update_many_arrays(path_or_fh, timestamps, values, now=None, lock=None,
         raise ValueError("timestamps %s and values %s must be two equal-length 1-d arrays"
                          % (timestamps.shape, values.shape))
     if not len(timestamps):
-        return
+        return None
     if len(timestamps) <= _SMALL_BATCH:
-        batch = list(zip(timestamps.tolist(), values.tolist()))
-    else:
-        batch = (timestamps, values)
-    if isinstance(path_or_fh, (str, bytes, os.PathLike)):
-        _update_path(path_or_fh, batch, now, lock, autoflush, fadvise_random)
-    else:
-        _file_update_batch(_prepare_fh(path_or_fh), _fd_name(path_or_fh), batch, now, lock,
-                           autoflush)
+        return list(zip(timestamps.tolist(), values.tolist()))
+    return timestamps, values
 
 
 def _points_to_arrays(points):
@@ -938,11 +976,19 @@ def _update_path(path, batch, now, lock, autoflush, fadvise_random):
         os.close(fd)
 
 
-def _file_update_batch(fd, name, batch, now, lock, autoflush):
+def _file_update_batch(fd, name, batch, now, lock, autoflush, header=None):
+    """`header`: the file's header when the caller has it (a file just created)."""
+    if _opt(lock, LOCK):
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    if header is None:
+        header = _read_header(fd, name)
+    if now is None:
+        now = int(time.time())
     if isinstance(batch, list):
-        _file_update_pairs(fd, name, batch, now, lock, autoflush)
+        _file_update_pairs(fd, header, batch, now)
     else:
-        _file_update_arrays(fd, name, *batch, now, lock, autoflush)
+        _file_update_arrays(fd, header, *batch, now)
+    _finish_write(fd, _opt(autoflush, AUTOFLUSH))
 
 
 def file_update_many(fh, points, now=None, lock=None, autoflush=None):
@@ -952,12 +998,8 @@ def file_update_many(fh, points, now=None, lock=None, autoflush=None):
     _file_update_batch(_prepare_fh(fh), _fd_name(fh), _batch(points), now, lock, autoflush)
 
 
-def _file_update_arrays(fd, name, timestamps, values, now, lock, autoflush):
-    if _opt(lock, LOCK):
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    header = _read_header(fd, name)
-    if now is None:
-        now = int(time.time())
+def _file_update_arrays(fd, header, timestamps, values, now):
+    name = header.name
     timestamps, values = _chronological(timestamps, values)
     if now - int(timestamps[0]) <= header.archives[0].retention:
         _update_bucket(fd, header, 0, timestamps, values, name)   # all in archive 0
@@ -970,7 +1012,6 @@ def _file_update_arrays(fd, name, timestamps, values, now, lock, autoflush):
             hi = int(np.searchsorted(negated, -index, side="right"))
             if lo < hi:
                 _update_bucket(fd, header, index, timestamps[lo:hi], values[lo:hi], name)
-    _finish_write(fd, _opt(autoflush, AUTOFLUSH))
 
 
 def _chronological(timestamps, values):
@@ -1368,13 +1409,8 @@ def fill_range(src, dst, tstart, tstop, now=None, lock=None):
 
 
 # --- small batches: whisper's algorithm in plain Python over pread/pwrite ---------------
-def _file_update_pairs(fd, name, pairs, now, lock, autoflush):
+def _file_update_pairs(fd, header, pairs, now):
     """update_many of a few (int, float) pairs, walking the archives as whisper does."""
-    if _opt(lock, LOCK):
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    header = _read_header(fd, name)
-    if now is None:
-        now = int(time.time())
     pairs.sort(key=operator.itemgetter(0), reverse=True)      # newest first, stable
     archives = header.archives
     index, share = 0, []
@@ -1392,7 +1428,6 @@ def _file_update_pairs(fd, name, pairs, now, lock, autoflush):
         share.append(point)
     if share:
         _small_archive_update(fd, header, index, share[::-1])
-    _finish_write(fd, _opt(autoflush, AUTOFLUSH))
 
 
 def _small_archive_update(fd, header, index, points):

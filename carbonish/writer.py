@@ -9,7 +9,6 @@ import math
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from twisted.application.service import Service
@@ -18,8 +17,10 @@ from twisted.internet import defer
 from carbonish import names, whisper
 
 
-CREATE_THREADS = 4
-READY, DEFERRED, FAILED = "ready", "deferred", "failed"
+# What became of a metric without a file in a pass: READY for an update; DONE: made with
+# its points; DEFERRED: its points wait (the create limit); FAILED: not made (DROPPED:
+# and the points it was to be made with were dropped, counted).
+READY, DONE, DEFERRED, FAILED, DROPPED = "ready", "done", "deferred", "failed", "dropped"
 
 
 class TokenBucket:
@@ -106,18 +107,20 @@ class Writer:
         self._paths = {}  # metric id -> its file's path; ids are stable in a daemon
         self._existing = set()  # ids whose file is known to exist
         self._folders = set()  # folders known to exist
-        self._pool = None  # create threads, made on first use
 
-    def write_pass(self, shutdown=False):
-        """Write what the plan allows; returns how many metrics were written."""
+    def write_pass(self, shutdown=False, new_only=False):
+        """Write what the plan allows; returns how many metrics were written. `new_only`:
+        only metrics that have no file yet (their files are made, points included)."""
         self.cache.group()
         plan = self.cache.plan(self.options.strategy)
-        waiting = self._prepare_files(plan, shutdown)
-        written = 0
+        if new_only:
+            plan = [metric for metric in plan if metric not in self._existing]
+        states = self._new_files(plan, shutdown)
+        written = sum(state is DONE for state in states.values())
         for metric in plan:
-            state = waiting.get(metric)
-            if state is DEFERRED:
-                continue  # its points wait in the cache for the create limit
+            state = states.get(metric)
+            if state is DEFERRED or state is DONE or state is DROPPED:
+                continue
             if not self.updates.take():
                 break
             name, timestamps, values = self.cache.begin_write(metric)
@@ -136,67 +139,102 @@ class Writer:
         path = self._paths.get(metric)
         if path is None:
             name = self.cache.name_of(metric)
-            path = self._paths[metric] = str(names.name_to_path(self.options.data_dir, name))
+            path = self._paths[metric] = names.valid_name_to_path(self.options.data_dir, name)
         return path
 
-    def _prepare_files(self, plan, shutdown):
-        """Make sure the plan's metrics have files: {metric: DEFERRED or FAILED} for those
-        that do not. Unlimited creates run on a few threads at once: creating a file is
-        mostly the kernel's work, done outside the GIL."""
+    def _new_files(self, plan, shutdown):
+        """Make files for the plan's metrics that have none: {metric: state} for those
+        not READY for an update.
+        While the update limit allows, a file is made with the points it has in one go
+        (whisper.create_with_points: one open, no header read). One at a time: ext4
+        serialises creates in the kernel, and threads only add hand-offs (measured: a
+        thread pool doubled the cost of a create). Limited creates take a token each,
+        existing files (after a restart) taking none."""
         new = [metric for metric in plan if metric not in self._existing]
         if not new:
             return {}
         if shutdown or math.isinf(self.creates.capacity):
-            outcomes = self._creators().map(self._ensure_file, new) if len(new) > 1 else [
-                self._ensure_file(new[0])]
+            outcomes = [self._new_file(metric, self.updates.take()) for metric in new]
         else:
-            outcomes = [self._ensure_file(metric, self.creates.take) for metric in new]
+            outcomes = [self._limited_new_file(metric) for metric in new]
         states = {}
         for metric, outcome in zip(new, outcomes):
-            if outcome is READY:
+            if outcome is READY or outcome is DONE:
                 self._existing.add(metric)
-            else:
+            if outcome is not READY:
                 states[metric] = outcome
         return states
 
-    def _creators(self):
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(CREATE_THREADS, thread_name_prefix="carbonish-create")
-        return self._pool
-
-    def _ensure_file(self, metric, allowed=None):
-        path = self._path(metric)
-        if os.path.exists(path):
+    def _limited_new_file(self, metric):
+        if os.path.exists(self._path(metric)):
             return READY
-        if allowed is not None and not allowed():
+        if not self.creates.take():
             self.counters.increment("deferredCreates")
             return DEFERRED
-        return self._create(self.cache.name_of(metric), path)
+        return self._new_file(metric, False)
 
-    def _create(self, name, path):
+    def _new_file(self, metric, write):
+        """Create a metric's file, with its points when `write` (then DONE once they are
+        written or refused and counted); an existing file (made by another process, or
+        before a restart) gets them as an update."""
+        name, path = self.cache.name_of(metric), self._path(metric)
+        if not write:
+            return self._create(name, path)
+        _, timestamps, values = self.cache.begin_write(metric)
+        outcome = self._create(name, path, (timestamps, values))
+        if outcome is READY and not self._update(name, path, timestamps, values):
+            self.cache.abort_write(metric)  # deleted again meanwhile: next pass
+            return DEFERRED
+        if outcome is FAILED:
+            self.counters.increment("droppedPoints", len(timestamps))
+            outcome = DROPPED
+        self.cache.end_write(metric)
+        return DONE if outcome is READY else outcome
+
+    def _create(self, name, path, points=None):
+        """READY (made, or found made), DONE (made with `points`) or FAILED."""
         archives = self.rules.archives_for(name)
         xff, method = self.rules.aggregation_for(name)
         folder = os.path.dirname(path)
+        started = time.perf_counter()
         try:
             if folder not in self._folders:
                 os.makedirs(folder, exist_ok=True)
                 self._folders.add(folder)
-            whisper.create(path, list(archives), xFilesFactor=xff, aggregationMethod=method,
-                           sparse=self.options.sparse, useFallocate=self.options.fallocate)
+            if points is None:
+                whisper.create(path, list(archives), xFilesFactor=xff,
+                               aggregationMethod=method, sparse=self.options.sparse,
+                               useFallocate=self.options.fallocate)
+            else:
+                whisper.create_with_points(
+                    path, list(archives), xff, method, *points, now=int(self.now()),
+                    sparse=self.options.sparse, useFallocate=self.options.fallocate,
+                    lock=self.options.lock, autoflush=self.options.autoflush)
         except whisper.InvalidConfiguration as exc:
             if os.path.exists(path):  # created meanwhile by another process: use it
                 return READY
             self._failed("createErrors", f"{name}: {exc}")
             return FAILED
+        except whisper.WhisperException as exc:  # made, but its points were refused
+            self._created(name, path, archives, xff, method)
+            self._failed("writeErrors", f"{name}: {len(points[0])} points not written: {exc}")
+            self.counters.increment("droppedPoints", len(points[0]))
+            return DONE
         except OSError as exc:
             self._folders.discard(folder)
             self._failed("createErrors", f"{name}: cannot create {path}: {exc.strerror}")
             return FAILED
+        self._created(name, path, archives, xff, method)
+        if points is None:
+            return READY
+        self._committed(len(points[0]), started)
+        return DONE
+
+    def _created(self, name, path, archives, xff, method):
         self.counters.increment("creates")
         if self.options.log_creates:
             self.log.logger.info("created {path} {archives} xff={xff} {method}",
                                  path=path, archives=archives, xff=xff, method=method)
-        return READY
 
     def _update(self, name, path, timestamps, values):
         """True when the points are done with (written, or refused and counted)."""
@@ -210,10 +248,13 @@ class Writer:
             self._failed("writeErrors", f"{name}: {len(timestamps)} points not written: {exc}")
             self.counters.increment("droppedPoints", len(timestamps))
             return True
+        self._committed(len(timestamps), started)
+        return True
+
+    def _committed(self, count, started):
         self.counters.increment("updateTime", time.perf_counter() - started)
         self.counters.increment("updateOperations")
-        self.counters.increment("committedPoints", len(timestamps))
-        return True
+        self.counters.increment("committedPoints", count)
 
     def _failed(self, kind, message):
         self.counters.increment(kind)
@@ -221,12 +262,20 @@ class Writer:
         self.log.error(kind, message)
 
     def run(self):
-        """The writer thread: pass after pass; after `stopping` is set, drain and return."""
+        """The writer thread: pass after pass; after `stopping` is set, drain and return.
+        After a pass, points gather for up to PASS_INTERVAL (fewer, larger updates),
+        but metrics first seen meanwhile get their files at once: creating is the slow
+        part of a new metric, and a file made early takes its points with it."""
         while not self.stopping.is_set():
             if not self.write_pass():
                 self.cache.wait(self._idle_wait())
-            elif not self._pressing():
-                self.cache.wait_for_pressure(self.PASS_INTERVAL)
+                continue
+            deadline = self.clock() + self.PASS_INTERVAL
+            while (not self.stopping.is_set() and not self._pressing()
+                   and self.write_pass(new_only=True)):
+                pass
+            if not self._pressing():
+                self.cache.wait_for_pressure(max(0.0, deadline - self.clock()))
         self.flush()
 
     def _pressing(self):
@@ -234,7 +283,10 @@ class Writer:
         return self.cache.paused or self.cache.size >= self.cache.resume_at
 
     def _idle_wait(self):
-        return min(self.IDLE_WAIT, max(0.001, self.updates.wait_time()))
+        """Nothing was written: wait for points (an add wakes the writer), or for the
+        update limit's next token."""
+        wait = self.updates.wait_time()
+        return min(self.IDLE_WAIT, max(0.001, wait)) if wait else self.IDLE_WAIT
 
     def flush(self):
         """Write every point the cache holds, creates included, ignoring the limits but
@@ -243,9 +295,6 @@ class Writer:
         while self.cache.size:
             if not self.write_pass(shutdown=True) and self.cache.size:
                 time.sleep(self.updates.wait_time() or 0.001)
-        if self._pool is not None:
-            self._pool.shutdown()
-            self._pool = None
 
 
 class WriterService(Service):

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from carbonish.names import (InvalidMetricName, is_valid_name, name_to_path, path_to_name,
-                             validate_name)
+                             valid_name_to_path, validate_name)
 
 
 @pytest.mark.parametrize("name", ["a", "a.b.c", "servers.web-01.cpu_user", "a:b.c#d",
@@ -40,6 +40,11 @@ def test_name_path_round_trip(tmp_path):
     assert path == tmp_path / "a" / "b" / "c.wsp"
     assert path_to_name(tmp_path, path) == "a.b.c"
     assert name_to_path("/d", "solo") == Path("/d/solo.wsp")
+
+
+@pytest.mark.parametrize("name", ["a", "a.b.c", "servers.web-01.cpu_user", "ünïcode.o k"])
+def test_valid_name_to_path_is_name_to_path(tmp_path, name):
+    assert valid_name_to_path(str(tmp_path), name) == str(name_to_path(tmp_path, name))
 
 
 @pytest.mark.parametrize("path", ["/elsewhere/a.wsp", "/d/a/b.txt", "/d/../x.wsp"])

@@ -92,6 +92,33 @@ def test_create_defaults_and_unsorted_archive_list(tmp_path):
     assert read(a) == read(b)
 
 
+def test_create_with_points_refuses_an_existing_file_and_keeps_it(tmp_path):
+    path = str(tmp_path / "x.wsp")
+    cw.create(path, [(10, 6)])
+    before = read(path)
+    with pytest.raises(cw.InvalidConfiguration, match="already exists"):
+        cw.create_with_points(path, [(10, 6)], 0.5, "sum", [NOW], [1.0], now=NOW)
+    assert read(path) == before
+
+
+def test_create_with_points_without_points_is_create(tmp_path):
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    oracle.create(a, [(10, 6), (60, 10)], 0.2, "max")
+    cw.create_with_points(b, [(10, 6), (60, 10)], 0.2, "max", [], [], lock=True,
+                          autoflush=True)
+    assert read(a) == read(b)
+
+
+def test_create_with_points_past_2106_keeps_the_empty_file(tmp_path):
+    path = str(tmp_path / "x.wsp")
+    with pytest.raises(cw.TimestampNotCovered):
+        cw.create_with_points(path, [(10, 6)], 0.5, "average", [2 ** 32 + 10], [1.0],
+                              now=2 ** 32 + 20)
+    empty = str(tmp_path / "empty.wsp")
+    cw.create(empty, [(10, 6)])
+    assert read(path) == read(empty)
+
+
 def test_create_refuses_existing_file(tmp_path):
     path = str(tmp_path / "x.wsp")
     cw.create(path, [(10, 6)])

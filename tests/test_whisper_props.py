@@ -132,6 +132,31 @@ def test_update_many_arrays_matches_oracle(archives, batch):
 
 
 @FAST
+@given(scenarios(), st.booleans())
+def test_create_with_points_is_create_then_update_many(scenario, fallocate):
+    """A file made with its first points in one go is byte for byte whisper's create
+    followed by update_many of those points, both for later updates and fetches."""
+    archives, xff, method, ops = scenario
+    _, first, _ = ops[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = os.path.join(tmp, "a.wsp"), os.path.join(tmp, "b.wsp")
+        points = [(NOW - age, value) for age, value in first]
+        oracle.create(a, list(archives), xff, method, useFallocate=fallocate)
+        oracle.update_many(a, list(points), now=NOW)
+        cw.create_with_points(b, list(archives), xff, method,
+                              np.array([t for t, _ in points], np.int64),
+                              np.array([v for _, v in points], np.float64),
+                              now=NOW, useFallocate=fallocate)
+        assert read(a) == read(b)
+        for _, batch, _ in ops[1:]:
+            later = [(NOW - age, value) for age, value in batch]
+            oracle.update_many(a, list(later), now=NOW)
+            cw.update_many(b, list(later), now=NOW)
+        assert read(a) == read(b)
+        check_fetches(a, b, archives, NOW)
+
+
+@FAST
 @given(archive_lists(), st.lists(st.integers(0, 5000), min_size=1, max_size=50),
        st.integers(1, 300))
 def test_points_inside_the_first_archive_come_back(archives, ages, span):
