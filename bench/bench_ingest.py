@@ -436,6 +436,62 @@ class Cleaner:
 FILE_BYTES = 16 + 2 * 12 + (8640 + 43200) * 12  # one 10s:1d,1m:30d whisper file
 
 
+class FreshFilesystem:
+    """A new ext4 file system for one run's storage: a sparse image file under `scratch`,
+    made by mkfs.ext4 and loop-mounted (needs root). On this machine's disk (ext4 with
+    `discard`) creating a file costs ~20-50 µs on a quiet file system, but 400-900 µs
+    for minutes after an earlier run's 20,000 files were deleted near it: a run on the
+    shared disk measured the deletions of the runs before it more than the daemon. On a
+    fresh file system every run, carbon's and carbonish's, starts from the same state.
+    `available()` says whether this machine allows it (else runs share the scratch disk)."""
+
+    SIZE = 64 * 2**30  # sparse: only what the run writes takes space on the disk
+
+    def __init__(self, scratch, label):
+        self.image = Path(scratch) / f"{label}.img"
+        self.mount = Path(scratch) / f"{label}.mnt"
+
+    @classmethod
+    def available(cls, scratch):
+        if os.geteuid() != 0 or not (shutil.which("mkfs.ext4") and shutil.which("mount")):
+            return False
+        try:
+            with cls(scratch, "probe") as root:
+                (root / "probe").write_text("ok")
+        except (OSError, subprocess.CalledProcessError):
+            return False
+        return True
+
+    def __enter__(self):
+        with open(self.image, "wb") as image:
+            image.truncate(self.SIZE)
+        self.mount.mkdir()
+        try:
+            subprocess.run(["mkfs.ext4", "-q", "-F", str(self.image)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.run(["mount", "-o", "loop", str(self.image), str(self.mount)],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except (OSError, subprocess.CalledProcessError):
+            self._remove()
+            raise
+        return self.mount
+
+    def __exit__(self, *exc):
+        for _ in range(60):  # a daemon's last file may still be closing
+            if subprocess.run(["umount", str(self.mount)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL).returncode == 0:
+                break
+            time.sleep(1)
+        self._remove()
+
+    def _remove(self):
+        self.image.unlink(missing_ok=True)
+        try:
+            self.mount.rmdir()
+        except OSError:
+            pass
+
+
 def ensure_space(scratch, workload, cleaner, margin=5 * 2**30):
     """Wait for earlier runs' deletion if the disk cannot hold this run's files (a
     daemon meeting ENOSPC loses points and the run never completes)."""
@@ -448,18 +504,24 @@ def ensure_space(scratch, workload, cleaner, margin=5 * 2**30):
                          f"{scratch}, {free / 2**30:.1f} GiB are")
 
 
-def bench_tcp(workload, rounds, timeout, scratch, cleaner):
-    """Alternate carbon, carbonish `rounds` times; every run in fresh storage."""
+def bench_tcp(workload, rounds, timeout, scratch, cleaner, fresh_fs):
+    """Alternate carbon, carbonish `rounds` times; every run in fresh storage (on a
+    fresh file system when `fresh_fs`)."""
     runs = {"carbon": [], "carbonish": []}
     makers = {"carbon": Carbon, "carbonish": Carbonish}
     for index in range(rounds):
         for key in ("carbon", "carbonish"):
-            ensure_space(scratch, workload, cleaner)
-            root = Path(scratch) / f"{workload.label}-{key}-{index}"
-            try:
-                result = tcp_run(makers[key], workload, root, timeout)
-            finally:
-                cleaner.remove(root)
+            label = f"{workload.label}-{key}-{index}"
+            if fresh_fs:
+                with FreshFilesystem(scratch, label) as mount:
+                    result = tcp_run(makers[key], workload, mount / "run", timeout)
+            else:
+                ensure_space(scratch, workload, cleaner)
+                root = Path(scratch) / label
+                try:
+                    result = tcp_run(makers[key], workload, root, timeout)
+                finally:
+                    cleaner.remove(root)
             print(f"  {workload.label} {key} run {index + 1}: {result['rate']:,.0f} points/s, "
                   f"{result['seconds']:.2f} s (all sent after {result['send_seconds']:.2f} s), "
                   f"peak RSS {result['peak_rss'] / 2**20:.0f} MB, exit {result['exit']}",
@@ -956,13 +1018,24 @@ def spy_section(spy):
     return lines
 
 
+STORAGE_NOTES = {
+    True: "each TCP run on a new ext4 file system (a sparse image, mkfs.ext4, "
+          "loop-mounted; unmounted and deleted after the run), so no run creates its "
+          "files while an earlier run's are being deleted (on this disk, ext4 with "
+          "`discard`, creating a file costs ~20-50 µs on a quiet file system and "
+          "400-900 µs for minutes after 20,000 files were deleted nearby)",
+    False: "a folder under the scratch temp dir, on the machine's disk; a finished run's "
+           "storage is deleted by a background `nice rm -rf` while the next run goes, so "
+           "every run but the first shares the disk with that deletion",
+}
+
 HOW = """## How measured
 - One run of `bench/bench_ingest.py` on this machine ({cpus} cores, {python}), carbon-cache
   1.1.10 from PyPI in a throwaway venv (bench/reference.py) beside `carbonish cache` from
   the tree. Both get the same carbon.conf keys: no throttles (`MAX_CACHE_SIZE`,
   `MAX_UPDATES_PER_SECOND`, `MAX_CREATES_PER_MINUTE` = inf), `CACHE_WRITE_STRATEGY = sorted`,
   fallocate creates, `CARBON_METRIC_INTERVAL = 0`, `ENABLE_TAGS = False` (carbon), schema
-  `10s:1d,1m:30d`, every listener on 127.0.0.1, fresh storage under a temp dir per run.
+  `10s:1d,1m:30d`, every listener on 127.0.0.1, fresh storage per run: {storage}.
   carbonish runs from a copy of `carbonish/` taken when the bench starts (the commit is
   named above), so one bench run measures one version of the code.
 - TCP scenarios: the lines are built before the clock starts, time-major (every metric's
@@ -973,10 +1046,7 @@ HOW = """## How measured
   the newest modification time among the files once all are complete, so polling lag does
   not count. Afterwards 50 metrics spread over the set are read back whole: every point
   must be there with its value (else the run fails). carbon's writer sleeps 1 s whenever
-  its cache is empty, so its figures carry up to 1 s of that. A finished run's storage is
-  deleted by a background `nice rm -rf` while the next run goes (20,000 fallocated files
-  take minutes to unlink on this disk, ext4 with `discard`): every run but the first
-  shares the disk with that deletion.
+  its cache is empty, so its figures carry up to 1 s of that.
 - Peak RSS: psutil, the daemon process and its children (listed again every second),
   sampled every 50 ms from start to the end of the run.
 - Runs alternate carbon, carbonish, carbon, carbonish ({rounds} rounds); the summary quotes
@@ -1049,7 +1119,8 @@ def report(tcp, udp, parse, profile, spy, args):
     for label, result in spy or ():
         out += [f"## Where carbonish's time goes (py-spy, GIL holder, {label})", ""]
         out += spy_section(result) + [""]
-    out.append(HOW.format(cpus=os.cpu_count(), python=sys.version.split()[0],
+    out.append(HOW.format(storage=STORAGE_NOTES[args.fresh_fs],
+                          cpus=os.cpu_count(), python=sys.version.split()[0],
                           rounds=args.rounds, duration=args.udp_duration,
                           ladder=", ".join(f"{r:,}" for r in args.ladder),
                           bisections=args.bisections, rounds_parse=args.parse_rounds))
@@ -1065,6 +1136,8 @@ def parse_args(argv):
     parser.add_argument("--udp-duration", type=float, default=2.0)
     parser.add_argument("--bisections", type=int, default=3)
     parser.add_argument("--output", default=str(RESULTS))
+    parser.add_argument("--shared-disk", dest="fresh_fs", action="store_false",
+                        help="TCP runs on the scratch disk, not each on a fresh ext4 file system")
     args = parser.parse_args(argv)
     args.only = set(args.only.split(","))
     args.ladder = [1_000, 2_500, 5_000, 10_000, 20_000, 40_000, 80_000, 160_000, 320_000]
@@ -1079,11 +1152,13 @@ def run_all(args, scratch, cleaner):
     heavy = write_heavy(1000 // scale, 2000 // scale)
     if "write" in args.only:
         print(f"write-heavy: {heavy.total:,} points", flush=True)
-        tcp.append((heavy, bench_tcp(heavy, args.rounds, 300, scratch, cleaner), 5))
+        tcp.append((heavy, bench_tcp(heavy, args.rounds, 300, scratch, cleaner,
+                                     args.fresh_fs), 5))
     if "create" in args.only:
         creates = create_heavy(20000 // scale, 30)
         print(f"create-heavy: {creates.total:,} points", flush=True)
-        tcp.append((creates, bench_tcp(creates, args.rounds, 300, scratch, cleaner), 3))
+        tcp.append((creates, bench_tcp(creates, args.rounds, 300, scratch, cleaner,
+                                       args.fresh_fs), 3))
     if "udp" in args.only:
         print("udp:", flush=True)
         udp = bench_udp(scratch, args.udp_duration, args.ladder, args.bisections)
@@ -1110,6 +1185,7 @@ def main(argv=None):
     cleaner = Cleaner()
     with tempfile.TemporaryDirectory(prefix="bench-ingest-") as scratch:
         snapshot_code(scratch)
+        args.fresh_fs = args.fresh_fs and FreshFilesystem.available(scratch)
         try:
             figures = run_all(args, scratch, cleaner)
         finally:
