@@ -5,8 +5,13 @@ metric, takes one metric at a time to write, and only forgets its points once th
 on disk, so a point is readable through `query` from the moment it is accepted until the
 file has it (carbon-cache drops a metric from its cache before writing it, and graphs dip).
 
-    add() ──► segments ──group()──► staged[id] ──begin_write()──► writing[id] ──end_write()──► gone
-             (ids, ts, values)        [(ts, values), ...]          (ts, values)
+    add() ──► segments ──group()──► groups ──begin_write()──► writing[id] ──end_write()──► gone
+             (ids, ts, values)   (points sorted by id)         (ts, values)
+
+A group is one sorted batch of points held as arrays with the ids it holds and where
+each one's points start and end: no Python object per metric (20,000 new metrics over
+three groups made 60,000 small views and tuples, 18 MB). A metric's points are found by
+binary search in each group; a group is dropped once all its metrics are taken.
 """
 import threading
 
@@ -33,8 +38,8 @@ class MetricCache:
         self._ids = {}
         self._names = []
         self._segments = []
-        self._staged = {}
-        self._staged_counts = {}
+        self._groups = []
+        self._returned = {}  # id -> [(ts, values)]: put back by abort_write, oldest parts
         self._writing = {}
         self.size = 0
         self.full = False
@@ -95,7 +100,7 @@ class MetricCache:
             parts = []
             if metric in self._writing:
                 parts.append(self._writing[metric])
-            parts.extend(self._staged.get(metric, ()))
+            parts.extend(self._staged_parts(metric))
             for ids, timestamps, values in self._segments:
                 mine = ids == metric
                 if mine.any():
@@ -106,7 +111,9 @@ class MetricCache:
     def queues(self):
         """How many metrics have points waiting."""
         with self._lock:
-            waiting = set(self._staged) | set(self._writing)
+            waiting = set(self._returned) | set(self._writing)
+            for group in self._groups:
+                waiting.update(group.waiting().tolist())
             for ids, _, _ in self._segments:
                 waiting.update(np.unique(ids).tolist())
         return len(waiting)
@@ -129,7 +136,7 @@ class MetricCache:
         self._pressure.set()
 
     def group(self):
-        """Move the added segments into per-metric staging, an argsort per batch of up to
+        """Move the added segments into groups, an argsort per batch of up to
         GROUP_BATCH points (so the copies a batch needs stay small)."""
         while self._group_batch():
             pass
@@ -143,17 +150,11 @@ class MetricCache:
             segments = self._segments[:count]
         if not segments:
             return False
-        ids = np.concatenate([s[0] for s in segments])
-        order = np.argsort(ids, kind="stable")
-        ids = ids[order]
-        timestamps = np.concatenate([s[1] for s in segments])[order]
-        values = np.concatenate([s[2] for s in segments])[order]
-        starts = np.concatenate(([0], np.flatnonzero(ids[1:] != ids[:-1]) + 1))
-        ends = np.append(starts[1:], len(ids))
+        group = _Group(np.concatenate([s[0] for s in segments]),
+                       np.concatenate([s[1] for s in segments]),
+                       np.concatenate([s[2] for s in segments]))
         with self._lock:
-            for metric, start, end in zip(ids[starts].tolist(), starts.tolist(), ends.tolist()):
-                self._staged.setdefault(metric, []).append((timestamps[start:end], values[start:end]))
-                self._staged_counts[metric] = self._staged_counts.get(metric, 0) + end - start
+            self._groups.append(group)
             del self._segments[:count]
         return True
 
@@ -161,33 +162,58 @@ class MetricCache:
         """Metric ids to write, in the order `strategy` says (carbon's CACHE_WRITE_STRATEGY):
         sorted: most points first; max: only the one with the most; naive: as they came."""
         with self._lock:
-            counts = dict(self._staged_counts)
+            ids = [group.waiting() for group in self._groups]
+            counts = [group.waiting_counts() for group in self._groups]
+            returned = [(metric, sum(len(p[0]) for p in parts))
+                        for metric, parts in self._returned.items()]
+        if returned:
+            ids.insert(0, np.array([m for m, _ in returned], dtype=np.int64))
+            counts.insert(0, np.array([c for _, c in returned], dtype=np.int64))
+        if not ids:
+            return []
+        ids, counts = np.concatenate(ids), np.concatenate(counts)
+        # ids in order of first appearance (the groups are in arrival order), points summed
+        unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+        totals = np.bincount(inverse, weights=counts, minlength=len(unique))
+        arrival = np.argsort(first, kind="stable")
         if strategy == "naive":
-            return list(counts)
-        ordered = sorted(counts, key=counts.__getitem__, reverse=True)
-        return ordered[:1] if strategy == "max" else ordered
+            return unique[arrival].tolist()
+        ordered = arrival[np.argsort(-totals[arrival], kind="stable")]
+        return unique[ordered[:1] if strategy == "max" else ordered].tolist()
 
     def begin_write(self, metric):
         """Take a metric's staged points for writing: (name, timestamps, values).
         They stay visible to `query` until `end_write`."""
         with self._lock:
-            parts = self._staged.pop(metric, [])
-            self._staged_counts.pop(metric, None)
+            parts = self._staged_parts(metric, take=True)
             if len(parts) == 1:
                 points = parts[0]
-            else:
+            elif parts:
                 points = (np.concatenate([p[0] for p in parts]),
                           np.concatenate([p[1] for p in parts]))
+            else:
+                points = (EMPTY_TS, EMPTY_VALUES)
             self._writing[metric] = points
         return self._names[metric], points[0], points[1]
+
+    def _staged_parts(self, metric, take=False):
+        """The metric's grouped points, oldest first (the lock held); `take` removes them."""
+        parts = list(self._returned.pop(metric, ()) if take else self._returned.get(metric, ()))
+        emptied = False
+        for group in self._groups:
+            part = group.points_of(metric, take)
+            if part is not None:
+                parts.append(part)
+                emptied = emptied or group.sparse()
+        if emptied:  # drop empty groups; copy out the few points a mostly-taken one holds
+            self._groups = [group.compacted() for group in self._groups if group.left]
+        return parts
 
     def abort_write(self, metric):
         """Put a metric's points back (its write is deferred, e.g. by the create limit)."""
         with self._lock:
             points = self._writing.pop(metric)
-            parts = self._staged.setdefault(metric, [])
-            parts.insert(0, points)
-            self._staged_counts[metric] = self._staged_counts.get(metric, 0) + len(points[0])
+            self._returned.setdefault(metric, []).insert(0, points)
 
     def end_write(self, metric):
         """The metric's points are on disk (or were refused by the file): forget them."""
@@ -206,6 +232,54 @@ class MetricCache:
 
     def name_of(self, metric):
         return self._names[metric]
+
+
+class _Group:
+    """One grouped batch: its points sorted by metric id (stable, so each metric's points
+    keep their arrival order), the ids it holds and where each one's points start/end."""
+
+    __slots__ = ("ids", "bounds", "timestamps", "values", "taken", "left")
+
+    def __init__(self, ids, timestamps, values):
+        order = np.argsort(ids, kind="stable")
+        ids = ids[order]
+        self.timestamps = timestamps[order]
+        self.values = values[order]
+        starts = np.flatnonzero(np.concatenate(([True], ids[1:] != ids[:-1])))
+        self.ids = ids[starts]
+        self.bounds = np.append(starts, len(ids))
+        self.taken = np.zeros(len(self.ids), dtype=bool)
+        self.left = len(self.ids)
+
+    def waiting(self):
+        return self.ids[~self.taken]
+
+    def waiting_counts(self):
+        return np.diff(self.bounds)[~self.taken]
+
+    def sparse(self):
+        """Empty, or holding few of its points: worth dropping or compacting."""
+        return not self.left or (self.left * 8 < len(self.ids) and len(self.values) > 4096)
+
+    def compacted(self):
+        """This group, or a smaller copy of what it still holds when it is sparse (a
+        metric deferred for the create limit would otherwise keep a whole batch alive)."""
+        if not self.sparse():
+            return self
+        keep = np.repeat(~self.taken, np.diff(self.bounds))
+        return _Group(np.repeat(self.ids, np.diff(self.bounds))[keep],
+                      self.timestamps[keep], self.values[keep])
+
+    def points_of(self, metric, take):
+        """(timestamps, values) of `metric` if this group holds some not yet taken."""
+        index = int(np.searchsorted(self.ids, metric))
+        if index == len(self.ids) or self.ids[index] != metric or self.taken[index]:
+            return None
+        if take:
+            self.taken[index] = True
+            self.left -= 1
+        start, end = self.bounds[index], self.bounds[index + 1]
+        return self.timestamps[start:end], self.values[start:end]
 
 
 def _latest_wins(parts):

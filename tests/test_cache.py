@@ -91,3 +91,44 @@ def test_backlog_limit_pauses_waiting_senders_without_dropping():
         cache.begin_write(metric)
         cache.end_write(metric)
     assert not cache.paused and resumed == [True]
+
+
+def test_naive_plan_is_arrival_order_and_sorted_breaks_ties_by_it():
+    cache = MetricCache()
+    add(cache, [("b", 1, 0.0), ("c", 1, 0.0)])
+    cache.group()
+    add(cache, [("a", 1, 0.0), ("a", 2, 0.0), ("c", 2, 0.0)])
+    cache.group()
+    names = lambda ids: [cache.name_of(m) for m in ids]
+    assert names(cache.plan("naive")) == ["b", "c", "a"]
+    assert names(cache.plan("sorted")) == ["c", "a", "b"]
+    metric = cache.plan("sorted")[0]
+    cache.begin_write(metric)
+    cache.abort_write(metric)  # put back: oldest, so first to come
+    assert names(cache.plan("naive")) == ["c", "b", "a"]
+    assert cache.query("c") == [(1, 0.0), (2, 0.0)]
+
+
+def test_a_mostly_written_group_keeps_only_what_is_left():
+    cache = MetricCache()
+    rows = [(f"m{m:03d}", t, float(m)) for t in range(50) for m in range(100)]
+    add(cache, rows)
+    cache.group()
+    plan = cache.plan("naive")
+    add(cache, [("late", 1, 1.0)])  # a second group, untouched by the writes below
+    cache.group()
+    for metric in plan[:95]:  # the last 5 wait (say, for the create limit)
+        cache.begin_write(metric)
+        cache.end_write(metric)
+    group, late = cache._groups
+    assert len(group.values) < 100 * 50 // 8  # copied out once 1/8 was left
+    assert len(late.values) == 1
+    assert cache.query("m097") == [(t, 97.0) for t in range(50)]
+    assert sorted(cache.plan()) == sorted(plan[95:] + cache.ids(["late"]))
+    assert cache.size == 251 and cache.queues == 6
+    for metric in plan[95:] + cache.ids(["late"]):
+        _, timestamps, values = cache.begin_write(metric)
+        assert timestamps.tolist() == (list(range(50)) if len(timestamps) > 1 else [1])
+        cache.end_write(metric)
+    assert cache._groups == [] and cache.size == 0 and cache.plan() == []
+    assert cache.begin_write(plan[0])[1].tolist() == []  # nothing staged: nothing to write
