@@ -4,11 +4,16 @@ File: retentions 10s:1d,1m:30d i.e. [(10, 8640), (60, 43200)], average, xFilesFa
 one full day of points written. Prints a markdown table and writes it, with how it was
 measured, to bench/results/whisper.md. Run from the repo root: .venv/bin/python
 bench/bench_whisper.py [--quick]
+
+`--small` instead times carbonish alone on the writer's small calls (update_many_arrays
+of 1, 3 and 28 points, create_with_points of 3) and, when strace is installed, counts
+their system calls (prints only; the figures go into whisper.md by hand).
 """
 import os
 import random
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -174,7 +179,105 @@ def row(what, ref_name, ref, ours_name, mine, target, slack=0.0):
             f"| >= {target}x{tolerance} {verdict} |")
 
 
+# --- the writer's small calls, carbonish alone -----------------------------------------
+SMALL_SIZES = (1, 3, 28)
+
+
+def mid_ring_file(directory, name):
+    """A full day at 10 s whose ring starts half a day back, so that the newest slots
+    (and their 1-minute windows) sit mid-ring, as they do most of the time: the newest
+    points of `filled_file` end exactly at the ring's end, where every window wraps."""
+    path = os.path.join(directory, name)
+    reference.create(path, list(ARCHIVES), 0.5, "average", useFallocate=True)
+    rnd = random.Random(1)
+    ages = [*range(0, DAY // 2, 10), *range(DAY // 2, DAY, 10)]
+    reference.update_many(path, [(NOW - a, rnd.uniform(0, 100)) for a in ages[:DAY // 20]],
+                          now=NOW)
+    reference.update_many(path, [(NOW - a, rnd.uniform(0, 100)) for a in ages[DAY // 20:]],
+                          now=NOW)
+    return path
+
+
+def small_calls(directory, kind):
+    """A function doing one call of `kind` ("update N" or "create"), and its setup."""
+    rnd = random.Random(4)
+    if kind == "create":
+        timestamps = np.array([NOW - 20, NOW - 10, NOW], np.int64)
+        values = np.array([1.0, 2.0, 3.0])
+        names = (os.path.join(directory, f"new-{i}.wsp") for i in range(10 ** 9))
+        return lambda: ours.create_with_points(
+            next(names), list(ARCHIVES), 0.5, "average", timestamps, values, now=NOW,
+            useFallocate=True)
+    size = int(kind.split()[1])
+    path = mid_ring_file(directory, f"mid-{size}.wsp")
+    timestamps = np.arange(NOW - 10 * (size - 1), NOW + 1, 10, dtype=np.int64)
+    values = np.array([rnd.uniform(0, 100) for _ in range(size)])
+    return lambda: ours.update_many_arrays(path, timestamps, values, now=NOW)
+
+
+def small_kinds():
+    return [f"update {size}" for size in SMALL_SIZES] + ["create"]
+
+
+def run_calls(kind, count):
+    """`count` calls of `kind` (the process strace watches in count_syscalls)."""
+    directory = tempfile.mkdtemp(prefix="bench-whisper-")
+    call = small_calls(directory, kind)
+    for _ in range(count):
+        call()
+    shutil.rmtree(directory)
+
+
+def count_syscalls(kind, count=1000):
+    """System calls per call of `kind`: strace -c -f of `count` calls less that of none."""
+    totals = []
+    for n in (0, count):
+        with tempfile.NamedTemporaryFile("r") as out:
+            subprocess.run(["strace", "-f", "-c", "-o", out.name, sys.executable,
+                            __file__, "--calls", kind, str(n)], check=True)
+            calls = {}
+            for line in out.read().splitlines():
+                fields = line.split()
+                if len(fields) >= 5 and fields[0][0].isdigit() and fields[-1] != "total":
+                    calls[fields[-1]] = int(fields[3])
+            totals.append(calls)
+    per_call = {name: (totals[1].get(name, 0) - totals[0].get(name, 0)) / count
+                for name in set(totals[0]) | set(totals[1])}
+    if kind == "create":
+        per_call["unlinkat"] -= 1      # the clean-up's, one per file
+    return {name: n for name, n in sorted(per_call.items()) if abs(n) >= 0.05}
+
+
+def bench_small_calls(calls, rounds):
+    directory = tempfile.mkdtemp(prefix="bench-whisper-")
+    try:
+        for kind in small_kinds():
+            call = small_calls(directory, kind)
+            samples = []
+            for _ in range(rounds):
+                samples.append(per_call(call, calls))
+                if kind == "create":    # freeing the files outside the timing
+                    for name in os.listdir(directory):
+                        if name.startswith("new-"):
+                            os.unlink(os.path.join(directory, name))
+            timing = Timing(samples)
+            line = f"{kind}: {timing * 1e6:.1f} µs (best round {timing.best * 1e6:.1f})"
+            if shutil.which("strace"):
+                syscalls = count_syscalls(kind)
+                line += f", {sum(syscalls.values()):g} system calls: " + ", ".join(
+                    f"{name} {n:g}" for name, n in syscalls.items())
+            print(line, flush=True)
+    finally:
+        shutil.rmtree(directory)
+    return 0
+
+
 def main(argv):
+    if argv[:1] == ["--calls"]:
+        run_calls(argv[1], int(argv[2]))
+        return 0
+    if "--small" in argv:
+        return bench_small_calls(200, 15)
     quick = "--quick" in argv
     calls, rounds = (20, 5) if quick else (200, 15)
     directory = tempfile.mkdtemp(prefix="bench-whisper-")

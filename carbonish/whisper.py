@@ -104,6 +104,9 @@ _MAX_SCATTER_WRITES = 8
 _SMALL_BATCH = 64
 _POINT = struct.Struct(pointFormat)
 _FIRST, _SECOND = operator.itemgetter(0), operator.itemgetter(1)
+# The small update path reads the windows of two lower intervals whose higher-archive
+# slots are at most this many slots apart in one pread, the slots between included.
+_READ_GAP = 256
 # Up to this many points a fetch decodes with struct rather than numpy.
 _SMALL_FETCH = 64
 # CPython 3.12 made sum() of floats compensated (Neumaier); aggregate() uses sum().
@@ -1460,6 +1463,13 @@ def _small_write(fd, header, archive, points):
     slotted = [(((t - base) // step) % size, t, v) for t, v in points]
     if points[-1][0] - points[0][0] >= archive.retention:
         slotted = sorted({slot: (slot, t, v) for slot, t, v in slotted}.values())
+    _write_slotted(fd, archive, slotted)
+    return base
+
+
+def _write_slotted(fd, archive, slotted):
+    """Write (slot, timestamp, value) triples, unique slots, one pwrite per run of
+    adjacent slots in the order given."""
     run_start, previous, packed = None, None, []
     for slot, t, v in slotted:
         if previous is not None and slot != previous + 1:
@@ -1470,33 +1480,59 @@ def _small_write(fd, header, archive, points):
         packed.append(_POINT.pack(t, v))
         previous = slot
     os.pwrite(fd, b"".join(packed), archive.offset + run_start * pointSize)
-    return base
 
 
 def _small_propagate(fd, header, higher, higher_base, lower, intervals):
-    """whisper's __propagate for each lower interval, in whisper's order. Returns the
-    lower archive's base if anything was written to it, else None."""
+    """whisper's __propagate for each lower interval, in whisper's order, over one read
+    of the higher archive per stretch of windows and one write per run of lower slots.
+    Returns the lower archive's base if anything was written to it, else None."""
     k = _window(higher, lower)
-    window = "!" + pointFormat[1:] * k
+    window = struct.Struct("!" + pointFormat[1:] * k)
+    windows = _small_windows(fd, header, higher, higher_base, intervals, k)
     lower_base = _read_base(fd, header, lower)
-    written = False
+    step, xff, method = higher.step, header.xff, header.method
+    written = {}
     for interval in intervals:
-        first = 0 if higher_base == 0 else \
-            ((interval - higher_base) // higher.step) % higher.points
-        unpacked = struct.unpack(window, _ring_bytes(fd, header, higher, first, k))
-        neighbors = [value if t == interval + i * higher.step else None
+        unpacked = window.unpack_from(*windows[interval])
+        neighbors = [value if t == interval + i * step else None
                      for i, (t, value) in enumerate(zip(unpacked[::2], unpacked[1::2]))]
         known = [v for v in neighbors if v is not None]
-        if not known or len(known) / k < header.xff:
+        if not known or len(known) / k < xff:
             continue
         if lower_base == 0:
             lower_base = interval
         slot = ((interval - lower_base) // lower.step) % lower.points
-        _forget_points(header)
-        os.pwrite(fd, _POINT.pack(interval, aggregate(header.method, known, neighbors)),
-                  lower.offset + slot * pointSize)
-        written = True
-    return lower_base if written else None
+        written[slot] = (slot, interval, aggregate(method, known, neighbors))  # last wins
+    if not written:
+        return None
+    _forget_points(header)
+    _write_slotted(fd, lower, sorted(written.values()))
+    return lower_base
+
+
+def _small_windows(fd, header, higher, higher_base, intervals, k):
+    """{interval: (bytes, offset)} of the k higher-archive slots whisper reads for each
+    lower interval, read once per stretch of windows less than _READ_GAP slots apart
+    (twice where a stretch wraps the ring)."""
+    if higher_base == 0:    # whisper reads every window from the archive's first slot
+        data = _ring_bytes(fd, header, higher, 0, k)
+        return dict.fromkeys(intervals, (data, 0))
+    starts = sorted(((interval - higher_base) // higher.step, interval)
+                    for interval in intervals)
+    windows = {}
+    lo = 0
+    while lo < len(starts):
+        first = starts[lo][0]
+        hi = lo + 1
+        while hi < len(starts) and starts[hi][0] - starts[hi - 1][0] <= k + _READ_GAP \
+                and starts[hi][0] + k - first <= higher.points:
+            hi += 1
+        data = _ring_bytes(fd, header, higher, first % higher.points,
+                           starts[hi - 1][0] + k - first)
+        for start, interval in starts[lo:hi]:
+            windows[interval] = (data, (start - first) * pointSize)
+        lo = hi
+    return windows
 
 
 # --- many files in a row: the web app's batch read -------------------------------------

@@ -178,3 +178,42 @@ def test_points_inside_the_first_archive_come_back(archives, ages, span):
         for t, v in written.items():
             if start <= t < end:
                 assert values[(t - start) // step] == v
+
+
+@st.composite
+def small_batch_scenarios(draw):
+    """Batches of at most 64 points (the plain-Python path) into rings of 300 to 1,500
+    slots: the windows of one batch fall into several stretches of the higher archive,
+    some across the ring's end, with gaps, and may lap a lower archive."""
+    step = draw(st.sampled_from([1, 5, 10]))
+    archives = [(step, draw(st.integers(300, 1500)))]
+    for _ in range(draw(st.integers(1, 2))):
+        prev_step, prev_points = archives[-1]
+        step = prev_step * draw(st.integers(2, 6))
+        min_points = prev_step * prev_points // step + 1
+        archives.append((step, draw(st.integers(min_points, min_points + 300))))
+    retention = archives[-1][0] * archives[-1][1]
+    near = st.integers(-2 * archives[0][0], archives[0][0] * archives[0][1])
+    age = st.one_of(near, st.integers(0, retention + 5))
+    batches = st.lists(st.lists(st.tuples(age, values), min_size=1, max_size=64),
+                       min_size=1, max_size=6)
+    xff = draw(st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0, 1, width=32)))
+    method = draw(st.sampled_from(sorted(oracle.aggregationMethods)))
+    return archives, xff, method, draw(batches), draw(st.integers(0, archives[0][0] * 400))
+
+
+@FAST
+@given(small_batch_scenarios())
+def test_small_batches_over_large_rings_give_identical_bytes(scenario):
+    archives, xff, method, batches, advance = scenario
+    with tempfile.TemporaryDirectory() as tmp:
+        a, b = os.path.join(tmp, "a.wsp"), os.path.join(tmp, "b.wsp")
+        oracle.create(a, list(archives), xff, method, sparse=True)
+        cw.create(b, list(archives), xff, method, sparse=True)
+        now = NOW
+        for batch in batches:
+            points = [(now - age, value) for age, value in batch]
+            oracle.update_many(a, list(points), now=now)
+            cw.update_many(b, list(points), now=now)
+            assert read(a) == read(b)
+            now += advance
