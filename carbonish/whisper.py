@@ -52,6 +52,7 @@ import re
 import struct
 import sys
 import time
+from itertools import chain, starmap
 from types import MappingProxyType
 
 import numpy as np
@@ -336,7 +337,7 @@ def _read_header(fd, name):
             % (count, file_size), name)
     if len(head) < table_end:
         head += _pread(fd, name, table_end - len(head), len(head))
-    archives = tuple(_parse_archive(head, i, table_end, file_size, name) for i in range(count))
+    archives = tuple([_parse_archive(head, i, table_end, file_size, name) for i in range(count)])
     return _Header(name, method, max_retention, xff, archives, file_size, head)
 
 
@@ -980,15 +981,16 @@ def _update_path(path, batch, now, lock, autoflush, fadvise_random):
 
 
 def _file_update_batch(fd, name, batch, now, lock, autoflush, header=None):
-    """`header`: the file's header when the caller has it (a file just created)."""
+    """`header`: the header of a file the caller has just created (all zeros past it)."""
     if _opt(lock, LOCK):
         fcntl.flock(fd, fcntl.LOCK_EX)
-    if header is None:
+    fresh = header is not None
+    if not fresh:
         header = _read_header(fd, name)
     if now is None:
         now = int(time.time())
     if isinstance(batch, list):
-        _file_update_pairs(fd, header, batch, now)
+        _file_update_pairs(fd, header, batch, now, fresh)
     else:
         _file_update_arrays(fd, header, *batch, now)
     _finish_write(fd, _opt(autoflush, AUTOFLUSH))
@@ -1412,17 +1414,23 @@ def fill_range(src, dst, tstart, tstop, now=None, lock=None):
 
 
 # --- small batches: whisper's algorithm in plain Python over pread/pwrite ---------------
-def _file_update_pairs(fd, header, pairs, now):
-    """update_many of a few (int, float) pairs, walking the archives as whisper does."""
-    pairs.sort(key=operator.itemgetter(0), reverse=True)      # newest first, stable
+def _file_update_pairs(fd, header, pairs, now, fresh=False):
+    """update_many of a few (int, float) pairs, walking the archives as whisper does.
+    `fresh`: the file was just created, its archives are all zeros."""
+    if not pairs:
+        return
+    pairs.sort(key=_FIRST, reverse=True)      # newest first, stable
     archives = header.archives
+    if now - pairs[-1][0] <= archives[0].retention:     # all for archive 0, as usual
+        _small_archive_update(fd, header, 0, pairs[::-1], fresh)
+        return
     index, share = 0, []
     for point in pairs:
         age = now - point[0]
         while archives[index].retention < age:
             if share:
-                _small_archive_update(fd, header, index, share[::-1])
-                share = []
+                _small_archive_update(fd, header, index, share[::-1], fresh)
+                share, fresh = [], False
             index += 1
             if index == len(archives):
                 break
@@ -1430,108 +1438,168 @@ def _file_update_pairs(fd, header, pairs, now):
             break               # the rest are older than the file's retention
         share.append(point)
     if share:
-        _small_archive_update(fd, header, index, share[::-1])
+        _small_archive_update(fd, header, index, share[::-1], fresh)
 
 
-def _small_archive_update(fd, header, index, points):
-    """Write chronological points into archive `index` and propagate them."""
+def _small_archive_update(fd, header, index, points, fresh=False):
+    """Write chronological points into archive `index` and propagate them. `fresh`:
+    every archive is all zeros, so bases and windows are known without reading."""
     archive = header.archives[index]
     step = archive.step
     aligned = [(t - t % step, v) for t, v in points]
-    unique = [p for p, after in zip(aligned, aligned[1:] + [(None, None)])
-              if p[0] != after[0]]
+    unique = list(dict(aligned).items())     # the last point of each run of one interval
     _check_timestamps([unique[0][0], unique[-1][0]], header.name)
-    higher, higher_base = archive, _small_write(fd, header, archive, unique)
+    higher = archive
+    higher_base, ring = _small_write(fd, header, archive, unique, fresh)
     for lower in header.archives:
         if lower.step <= archive.step:
             continue
         intervals = set([t - t % lower.step for t, _ in aligned])   # whisper's set order
-        lower_base = _small_propagate(fd, header, higher, higher_base, lower, intervals)
+        lower_base, ring = _small_propagate(fd, header, higher, higher_base, lower,
+                                            intervals, ring)
         if lower_base is None:
             break
         higher, higher_base = lower, lower_base
 
 
-def _small_write(fd, header, archive, points):
-    """Write unique ascending (interval, value) points, one pwrite per run of slots;
-    return the archive's base (equal, modulo a lap, to its first slot's timestamp)."""
-    base = _read_base(fd, header, archive)
+def _small_write(fd, header, archive, points, fresh=False):
+    """Write unique ascending (interval, value) points, one pwrite per run of slots.
+    Returns the archive's base (equal, modulo a lap, to its first slot's timestamp)
+    and, when `fresh` (the archive was all zeros), its written slots {slot: point}."""
+    base = 0 if fresh else _read_base(fd, header, archive)
     _forget_points(header)
     if base == 0:
         base = points[0][0]
     step, size = archive.step, archive.points
+    first, last = points[0][0], points[-1][0]
+    if last - first == (len(points) - 1) * step and len(points) <= size:
+        slot = ((first - base) // step) % size      # adjacent slots: one run
+        _write_run_pairs(fd, archive, slot, points)
+        if not fresh:
+            return base, None
+        return base, {(slot + i) % size: point for i, point in enumerate(points)}
     slotted = [(((t - base) // step) % size, t, v) for t, v in points]
-    if points[-1][0] - points[0][0] >= archive.retention:
+    if last - first >= archive.retention:
         slotted = sorted({slot: (slot, t, v) for slot, t, v in slotted}.values())
     _write_slotted(fd, archive, slotted)
-    return base
+    return base, ({slot: (t, v) for slot, t, v in slotted} if fresh else None)
+
+
+def _write_run_pairs(fd, archive, slot, points):
+    """Write (timestamp, value) points into adjacent slots from `slot`: one pwrite, two
+    across the ring's end."""
+    data = _POINT.pack(*points[0]) if len(points) == 1 else \
+        b"".join(starmap(_POINT.pack, points))
+    head = (archive.points - slot) * pointSize
+    if len(data) <= head:
+        os.pwrite(fd, data, archive.offset + slot * pointSize)
+    else:
+        os.pwrite(fd, data[:head], archive.offset + slot * pointSize)
+        os.pwrite(fd, data[head:], archive.offset)
 
 
 def _write_slotted(fd, archive, slotted):
     """Write (slot, timestamp, value) triples, unique slots, one pwrite per run of
     adjacent slots in the order given."""
-    run_start, previous, packed = None, None, []
-    for slot, t, v in slotted:
-        if previous is not None and slot != previous + 1:
-            os.pwrite(fd, b"".join(packed), archive.offset + run_start * pointSize)
-            packed = []
-        if not packed:
-            run_start = slot
-        packed.append(_POINT.pack(t, v))
-        previous = slot
-    os.pwrite(fd, b"".join(packed), archive.offset + run_start * pointSize)
+    run_start = 0
+    for i in range(1, len(slotted)):
+        if slotted[i][0] != slotted[i - 1][0] + 1:
+            _write_run_pairs(fd, archive, slotted[run_start][0],
+                             [p[1:] for p in slotted[run_start:i]])
+            run_start = i
+    _write_run_pairs(fd, archive, slotted[run_start][0], [p[1:] for p in slotted[run_start:]])
 
 
-def _small_propagate(fd, header, higher, higher_base, lower, intervals):
+def _small_propagate(fd, header, higher, higher_base, lower, intervals, ring=None):
     """whisper's __propagate for each lower interval, in whisper's order, over one read
     of the higher archive per stretch of windows and one write per run of lower slots.
-    Returns the lower archive's base if anything was written to it, else None."""
+    `ring`: the higher archive's slots {slot: point} when the file was just created
+    (nothing to read, the lower archive is empty). Returns the lower archive's base, or
+    None if nothing was written to it, and, with `ring`, the lower archive's slots."""
     k = _window(higher, lower)
-    window = struct.Struct("!" + pointFormat[1:] * k)
-    windows = _small_windows(fd, header, higher, higher_base, intervals, k)
-    lower_base = _read_base(fd, header, lower)
+    if ring is None:
+        windows = _small_windows(fd, header, higher, higher_base, intervals, k)
+        lower_base = _read_base(fd, header, lower)
+    else:
+        windows = _fresh_windows(ring, higher, higher_base, intervals, k)
+        lower_base = 0
     step, xff, method = higher.step, header.xff, header.method
+    last = (k - 1) * step
     written = {}
     for interval in intervals:
-        unpacked = window.unpack_from(*windows[interval])
-        neighbors = [value if t == interval + i * step else None
-                     for i, (t, value) in enumerate(zip(unpacked[::2], unpacked[1::2]))]
-        known = [v for v in neighbors if v is not None]
-        if not known or len(known) / k < xff:
-            continue
+        unpacked = windows[interval]
+        times = unpacked[::2]
+        if times[-1] == interval + last and \
+                times == tuple(range(interval, interval + k * step, step)):
+            known = neighbors = list(unpacked[1::2])    # all known, as in a steady series
+        else:
+            neighbors = [value if t == interval + i * step else None
+                         for i, (t, value) in enumerate(zip(times, unpacked[1::2]))]
+            known = [v for v in neighbors if v is not None]
+            if not known or len(known) / k < xff:
+                continue
         if lower_base == 0:
             lower_base = interval
         slot = ((interval - lower_base) // lower.step) % lower.points
-        written[slot] = (slot, interval, aggregate(method, known, neighbors))  # last wins
+        written[slot] = (interval, aggregate(method, known, neighbors))   # last wins
     if not written:
-        return None
+        return None, None
     _forget_points(header)
-    _write_slotted(fd, lower, sorted(written.values()))
-    return lower_base
+    if len(written) == 1:
+        (slot, point), = written.items()
+        os.pwrite(fd, _POINT.pack(*point), lower.offset + slot * pointSize)
+    else:
+        slots = sorted(written)
+        if slots[-1] - slots[0] == len(slots) - 1:
+            _write_run_pairs(fd, lower, slots[0], list(map(written.get, slots)))
+        else:
+            _write_slotted(fd, lower, [(slot, *written[slot]) for slot in slots])
+    return lower_base, (None if ring is None else written)
 
 
 def _small_windows(fd, header, higher, higher_base, intervals, k):
-    """{interval: (bytes, offset)} of the k higher-archive slots whisper reads for each
-    lower interval, read once per stretch of windows less than _READ_GAP slots apart
-    (twice where a stretch wraps the ring)."""
+    """{interval: (t0, v0, t1, v1, ...)} of the k higher-archive slots whisper reads for
+    each lower interval, read once per stretch of windows less than _READ_GAP slots
+    apart (twice where a stretch wraps the ring)."""
+    window = "!" + pointFormat[1:] * k
     if higher_base == 0:    # whisper reads every window from the archive's first slot
-        data = _ring_bytes(fd, header, higher, 0, k)
-        return dict.fromkeys(intervals, (data, 0))
-    starts = sorted(((interval - higher_base) // higher.step, interval)
-                    for interval in intervals)
+        first = 0
+    elif len(intervals) == 1:
+        first = (next(iter(intervals)) - higher_base) // higher.step % higher.points
+    else:
+        return _stretches(fd, header, higher, higher_base, intervals, k, window)
+    return dict.fromkeys(intervals, struct.unpack(window, _ring_bytes(fd, header, higher,
+                                                                       first, k)))
+
+
+def _stretches(fd, header, higher, higher_base, intervals, k, window):
+    """_small_windows of several intervals."""
+    step, size = higher.step, higher.points
+    starts = sorted([((interval - higher_base) // step, interval) for interval in intervals])
     windows = {}
-    lo = 0
-    while lo < len(starts):
-        first = starts[lo][0]
+    lo, count = 0, len(starts)
+    while lo < count:
+        first = previous = starts[lo][0]
         hi = lo + 1
-        while hi < len(starts) and starts[hi][0] - starts[hi - 1][0] <= k + _READ_GAP \
-                and starts[hi][0] + k - first <= higher.points:
+        while hi < count and starts[hi][0] - previous <= k + _READ_GAP \
+                and starts[hi][0] + k - first <= size:
+            previous = starts[hi][0]
             hi += 1
-        data = _ring_bytes(fd, header, higher, first % higher.points,
-                           starts[hi - 1][0] + k - first)
+        data = _ring_bytes(fd, header, higher, first % size, previous + k - first)
         for start, interval in starts[lo:hi]:
-            windows[interval] = (data, (start - first) * pointSize)
+            windows[interval] = struct.unpack_from(window, data, (start - first) * pointSize)
         lo = hi
+    return windows
+
+
+def _fresh_windows(ring, higher, higher_base, intervals, k):
+    """_small_windows of an archive that held zeros before `ring` was written."""
+    empty, size = (0, 0.0), higher.points
+    windows = {}
+    for interval in intervals:
+        first = 0 if higher_base == 0 else (interval - higher_base) // higher.step
+        windows[interval] = tuple(chain.from_iterable(
+            ring.get((first + i) % size, empty) for i in range(k)))
     return windows
 
 

@@ -119,6 +119,29 @@ def test_create_with_points_past_2106_keeps_the_empty_file(tmp_path):
     assert read(path) == read(empty)
 
 
+@pytest.mark.parametrize("method", sorted(oracle.aggregationMethods))
+@pytest.mark.parametrize("ages, now", [
+    ([0, 3, 4, 5, 6, 7, 8, 9], 9),      # from the epoch: the bases stay 0
+    ([14, 18, 19, 25], 25),             # nothing for archive 0: the first share is archive 1's
+    ([0, 2, 3, 4, 5, 9, 29], NOW),      # the windows wrap archive 0's ring
+])
+def test_create_with_points_small_batches_at_the_edges(tmp_path, method, ages, now):
+    """A new file's first small batch is propagated from what was just written (no
+    reads); the bytes are whisper's create and update_many, also after a later update."""
+    archives = [(1, 10), (5, 10), (10, 10)]
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    points = [(now - age, float(age) - 3.5) for age in ages]
+    oracle.create(a, archives, 0.4, method)
+    oracle.update_many(a, list(points), now=now)
+    cw.create_with_points(b, archives, 0.4, method, [t for t, _ in points],
+                          [v for _, v in points], now=now)
+    assert read(a) == read(b)
+    later = [(now - age, 1.0) for age in (1, 6)]
+    oracle.update_many(a, list(later), now=now)
+    cw.update_many(b, list(later), now=now)
+    assert read(a) == read(b)
+
+
 def test_create_refuses_existing_file(tmp_path):
     path = str(tmp_path / "x.wsp")
     cw.create(path, [(10, 6)])
