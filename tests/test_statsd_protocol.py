@@ -1,4 +1,6 @@
 """statsd framing (UDP, TCP), batching and the flush service; one real-reactor UDP run."""
+import ctypes
+import errno
 import json
 import os
 import selectors
@@ -18,7 +20,8 @@ from twisted.internet.testing import StringTransport
 from carbonish.statsd.aggregator import StatsdAggregator
 from carbonish.statsd.config import (HistogramRule, StatsdConfig, StatsdConfigError,
                                      config_from_settings)
-from carbonish.receivers.udp import BatchUDPPort, set_receive_buffer
+from carbonish.receivers.udp import (BatchUDPPort, DatagramReader, load_recvmmsg,
+                                     set_receive_buffer)
 from carbonish.statsd.protocol import (PacketBatcher, StatsdService, StatsdTCPFactory,
                                        StatsdUDP, listen_udp, statsd_service)
 
@@ -66,41 +69,121 @@ def test_batcher_add_many_keeps_arrival_order():
     assert len(agg.calls) == 2
 
 
-def _bound_port(proto, max_throughput=None):
+READ_PATHS = [pytest.param(True, id="recvmmsg"), pytest.param(False, id="recv")]
+
+
+def _bound_port(proto, max_throughput=None, use_recvmmsg=True, recv_batch=256):
     """A BatchUDPPort over one end of a datagram socketpair (delivery is synchronous),
     not registered with any reactor; returns (port, sending end)."""
     port = BatchUDPPort(0, proto, "127.0.0.1", 65535, reactor=task.Clock())
     port.socket, sender = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
     port.socket.setblocking(False)
+    port.use_recvmmsg, port.recv_batch = use_recvmmsg, recv_batch
     if max_throughput:
         port.maxThroughput = max_throughput
     return port, sender
 
 
-def test_batch_port_reads_a_whole_pass_in_one_call():
+@pytest.mark.parametrize("use_recvmmsg", READ_PATHS)
+def test_batch_port_reads_a_whole_pass_in_one_call(use_recvmmsg):
     clock, agg = task.Clock(), RecordingAggregator()
-    port, sender = _bound_port(StatsdUDP(PacketBatcher(agg, clock)))
+    port, sender = _bound_port(StatsdUDP(PacketBatcher(agg, clock)), use_recvmmsg=use_recvmmsg)
     try:
-        for data in (b"a:1|c", b"b:2|c", b"x" * 20000):
+        for data in (b"a:1|c", b"b:2|c", b"x" * 20000, b"", b"y" * 65000):
             sender.send(data)
         port.doRead()
-        assert agg.calls == [[b"a:1|c", b"b:2|c", b"x" * 20000]]
+        assert agg.calls == [[b"a:1|c", b"b:2|c", b"x" * 20000, b"", b"y" * 65000]]
         port.doRead()                       # nothing left: no call
         assert len(agg.calls) == 1
+        assert (port._reader is not None) == use_recvmmsg
     finally:
         port.socket.close()
         sender.close()
 
 
-def test_batch_port_stops_a_pass_at_max_throughput():
+@pytest.mark.parametrize("use_recvmmsg", READ_PATHS)
+def test_batch_port_stops_a_pass_at_max_throughput(use_recvmmsg):
     clock, agg = task.Clock(), RecordingAggregator()
-    port, sender = _bound_port(StatsdUDP(PacketBatcher(agg, clock)), max_throughput=10)
+    port, sender = _bound_port(StatsdUDP(PacketBatcher(agg, clock)), max_throughput=10,
+                               use_recvmmsg=use_recvmmsg, recv_batch=1)
     try:
         for data in (b"a:1|c", b"b:2|c", b"c:3|c"):
             sender.send(data)
         port.doRead()
         port.doRead()
         assert agg.calls == [[b"a:1|c", b"b:2|c"], [b"c:3|c"]]
+    finally:
+        port.socket.close()
+        sender.close()
+
+
+def test_batch_port_checks_max_throughput_between_recvmmsg_calls():
+    clock, agg = task.Clock(), RecordingAggregator()
+    port, sender = _bound_port(StatsdUDP(PacketBatcher(agg, clock)), max_throughput=10,
+                               recv_batch=2)
+    try:
+        for data in "abcdefg":
+            sender.send(f"{data}:1|c".encode())
+        port.doRead()                       # one call: 2 datagrams, 10 bytes: done
+        port.doRead()                       # 2 more
+        port.doRead()                       # 2 more
+        port.doRead()                       # the last, a short batch: the pass ends
+        assert [len(call) for call in agg.calls] == [2, 2, 2, 1]
+        assert b"".join(sum(agg.calls, [])) == b"".join(f"{d}:1|c".encode() for d in "abcdefg")
+    finally:
+        port.socket.close()
+        sender.close()
+
+
+class FakeRecvmmsg:
+    """Stands in for libc's recvmmsg: fails with `code` (set as ctypes' saved errno)."""
+
+    def __init__(self, code):
+        self.code = code
+
+    def __call__(self, fileno, headers, vlen, flags, timeout):
+        ctypes.set_errno(self.code)
+        return -1
+
+
+@pytest.mark.parametrize("code", [errno.EAGAIN, errno.EINTR, errno.ECONNREFUSED])
+def test_datagram_reader_ends_a_pass_on_the_errnos_recv_does(code):
+    assert DatagramReader(FakeRecvmmsg(code), slots=4).read(0, 4) == []
+
+
+def test_datagram_reader_raises_other_errors():
+    with pytest.raises(OSError) as failure:
+        DatagramReader(FakeRecvmmsg(errno.EBADF), slots=4).read(0, 4)
+    assert failure.value.errno == errno.EBADF
+
+
+def test_datagram_reader_on_libc_raises_for_a_non_socket():
+    reader = DatagramReader(load_recvmmsg(), slots=2)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        assert reader.read(sock.fileno(), 2) == []          # nothing waits
+    read_end, write_end = os.pipe()
+    try:
+        with pytest.raises(OSError) as failure:
+            reader.read(read_end, 2)
+        assert failure.value.errno == errno.ENOTSOCK
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+def test_without_recvmmsg_the_port_reads_one_datagram_a_call():
+    assert load_recvmmsg(libc=object()) is None
+    clock, agg = task.Clock(), RecordingAggregator()
+    port, sender = _bound_port(StatsdUDP(PacketBatcher(agg, clock)))
+    try:
+        sender.send(b"a:1|c")
+        port.doRead()
+        assert port._reader is not None     # this libc has it
+        port._reader, port.use_recvmmsg = None, False
+        sender.send(b"b:1|c")
+        port.doRead()
+        assert agg.calls == [[b"a:1|c"], [b"b:1|c"]] and port._reader is None
     finally:
         port.socket.close()
         sender.close()
