@@ -732,12 +732,13 @@ def _write_run(fd, header, archive, base, intervals, values):
 
 
 def _write_archive_points(fd, header, archive, intervals, values):
-    """Write unique, ascending aligned intervals into the archive as whisper does."""
+    """Write unique, ascending aligned intervals into the archive as whisper does;
+    return the archive's base (equal, modulo a lap, to its first slot's timestamp)."""
     base = _read_base(fd, header, archive)
     if base == 0:
         base = int(intervals[0])
     if _write_run(fd, header, archive, base, intervals, values):
-        return
+        return base
     slots = ((intervals - base) // archive.step) % archive.points
     if len(intervals) > 1 and intervals[-1] - intervals[0] >= archive.retention:
         # More than one lap of the ring: chronologically later points win a slot.
@@ -745,6 +746,7 @@ def _write_archive_points(fd, header, archive, intervals, values):
         keep = len(slots) - 1 - rev_idx
         slots, intervals, values = rev_slots, intervals[keep], values[keep]
     _write_slots(fd, header, archive, slots, _records(intervals, values))
+    return base
 
 
 def _check_timestamps(intervals, name):
@@ -758,10 +760,9 @@ def _update_archive(fd, header, index, intervals, values):
     """Write points aligned to archive `index` (ascending, unique) and propagate them
     into the lower-precision archives, as whisper's __archive_update_many does."""
     archive = header.archives[index]
-    _write_archive_points(fd, header, archive, intervals, values)
+    higher, higher_base = archive, _write_archive_points(fd, header, archive, intervals, values)
     first, last = int(intervals[0]), int(intervals[-1])
     adjacent = last - first == (len(intervals) - 1) * archive.step
-    higher = archive
     for lower in header.archives:
         if lower.step <= archive.step:
             continue
@@ -770,9 +771,10 @@ def _update_archive(fd, header, index, intervals, values):
                                         last - last % lower.step + 1, lower.step)
         else:
             lower_intervals, = _last_of_runs(intervals - intervals % lower.step)
-        if not _propagate(fd, header, higher, lower, lower_intervals):
+        lower_base = _propagate(fd, header, higher, higher_base, lower, lower_intervals)
+        if lower_base is None:
             break
-        higher = lower
+        higher, higher_base = lower, lower_base
 
 
 def _window(higher, lower):
@@ -783,17 +785,17 @@ def _window(higher, lower):
     return (lower.step // higher.step) % higher.points or higher.points
 
 
-def _propagate(fd, header, higher, lower, lower_intervals):
+def _propagate(fd, header, higher, higher_base, lower, lower_intervals):
     """Aggregate `higher`'s points into each of the lower intervals that has enough
-    known points (xFilesFactor); return whether any was written."""
+    known points (xFilesFactor); return the lower archive's base if any was written,
+    else None. `higher_base`: the higher archive's, as its write left it."""
     k = _window(higher, lower)
-    times, values = _read_windows(fd, header, higher, lower, lower_intervals, k)
+    times, values = _read_windows(fd, header, higher, higher_base, lower, lower_intervals, k)
     expected = lower_intervals[:, None] + np.arange(k) * higher.step
     known = times == expected
     if known.all():     # every window full, as in a steady series: all propagate
         result = _aggregate_rows(header.method, values, None, k)
-        _write_propagated(fd, header, lower, lower_intervals, None, result)
-        return True
+        return _write_propagated(fd, header, lower, lower_intervals, None, result)
     n_known = known.sum(axis=1)
     ok = (n_known > 0) & (n_known / k >= header.xff)
     if ok.all():
@@ -801,15 +803,13 @@ def _propagate(fd, header, higher, lower, lower_intervals):
     elif ok.any():
         result = _aggregate_rows(header.method, values[ok], known[ok], n_known[ok])
     else:
-        return False
-    _write_propagated(fd, header, lower, lower_intervals, ok, result)
-    return True
+        return None
+    return _write_propagated(fd, header, lower, lower_intervals, ok, result)
 
 
-def _read_windows(fd, header, higher, lower, lower_intervals, k):
+def _read_windows(fd, header, higher, base, lower, lower_intervals, k):
     """Timestamps and values (m, k) of the higher-archive slots that whisper reads for
     each lower interval: k slots from the one of the interval's start."""
-    base = _read_base(fd, header, higher)
     if base == 0:   # whisper reads every window from the archive's first slot
         starts = np.zeros(len(lower_intervals), np.int64)
     else:
@@ -831,7 +831,7 @@ def _read_windows(fd, header, higher, lower, lower_intervals, k):
 
 def _write_propagated(fd, header, lower, lower_intervals, ok, result):
     """Write the aggregated values of the lower intervals that propagate (`ok`; None:
-    all of them)."""
+    all of them); return the lower archive's base."""
     intervals = lower_intervals if ok is None or len(result) == len(ok) \
         else lower_intervals[ok]
     base = _read_base(fd, header, lower)
@@ -841,7 +841,7 @@ def _write_propagated(fd, header, lower, lower_intervals, ok, result):
         order = _set_order(lower_intervals, intervals)
         base = int(intervals[order[0]])
     if _write_run(fd, header, lower, base, intervals, result):
-        return
+        return base
     slots = ((intervals - base) // lower.step) % lower.points
     if intervals[-1] - intervals[0] >= lower.retention and \
             len(np.unique(slots)) != len(slots):
@@ -852,6 +852,7 @@ def _write_propagated(fd, header, lower, lower_intervals, ok, result):
         keep = len(slots) - 1 - rev_idx
         slots, intervals, result = rev_slots, intervals[keep], result[keep]
     _write_slots(fd, header, lower, slots, _records(intervals, result))
+    return base
 
 
 def _set_order(all_intervals, chosen):
