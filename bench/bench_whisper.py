@@ -7,7 +7,8 @@ bench/bench_whisper.py [--quick]
 
 `--small` instead times carbonish alone on the writer's small calls (update_many_arrays
 of 1, 3 and 28 points, create_with_points of 3) and, when strace is installed, counts
-their system calls (prints only; the figures go into whisper.md by hand).
+their system calls. It only prints: its figures are in whisper.md's hand-written
+"Small updates" sections, which a full run keeps.
 """
 import os
 import random
@@ -320,8 +321,19 @@ def main(argv):
                      numpy=np.__version__, date=time.strftime("%Y-%m-%d", time.gmtime()))
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     title = "# Whisper storage engine: carbonish vs whisper 1.1.10"
-    RESULTS.write_text(f"{title}\n\n{table}\n\n{how}")
+    RESULTS.write_text(f"{title}\n\n{table}\n\n{how}{kept_sections()}")
     return 0
+
+
+def kept_sections():
+    """The hand-written sections of the results file (from KEPT_FROM to its end),
+    which a run keeps below the table it rewrites."""
+    text = RESULTS.read_text() if RESULTS.exists() else ""
+    start = text.find(KEPT_FROM)
+    return "" if start < 0 else "\n" + text[start:]
+
+
+KEPT_FROM = "## Small updates"
 
 
 HOW = """## How measured
@@ -346,7 +358,7 @@ HOW = """## How measured
 - Fetch floor: os.pread of exactly the day's bytes (one contiguous read) plus one
   np.frombuffer, on an open descriptor and with open/close around it.
 - The machine is shared: identical runs vary 1.4-2x, so only ratios from one run count.
-  Over the runs of the session that wrote this file (load average 3-9 from other
+  Over the runs of the November 2026 session (load average 3-9 from other
   work), sequential update_many came out 6.9x-11x, random-order 10.5x-18.8x,
   fetch_array 25x-65x, fetch 4.8x-8.4x.
   Goals are judged on the medians; "best rounds" is the ratio of each side's fastest
