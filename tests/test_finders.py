@@ -82,6 +82,19 @@ def test_find_wildcards_graphite_semantics(tree, pattern, expected):
     assert paths(LocalFinder(tree, OracleStorage()).find(pattern)) == expected
 
 
+def test_a_folder_of_many_subfolders_and_stray_files(tmp_path):
+    """Folders, stray files and hidden entries side by side: folders and .wsp leaves are
+    the nodes."""
+    for i in range(40):
+        (tmp_path / "top" / f"d{i:02d}").mkdir(parents=True)
+        (tmp_path / "top" / f"f{i:02d}.txt").write_text("not a series")
+    (tmp_path / "top" / ".hidden").mkdir()
+    make(str(tmp_path), "top.leaf")
+    found = paths(LocalFinder(tmp_path, OracleStorage()).find("top.*"))
+    assert found == [(f"top.d{i:02d}", False) for i in range(40)] + [("top.leaf", True)]
+    assert LocalFinder(tmp_path / "top" / "leaf.wsp", OracleStorage()).find("*") == []
+
+
 def test_star_never_crosses_a_dot(tree):
     assert LocalFinder(tree, OracleStorage()).find("a*") == [Node("a", False)]
 

@@ -36,8 +36,41 @@ def test_quick_renders(app, params, quick):
     assert (app.quick(app.render, raw_args(**params)) is not None) is quick
 
 
-def test_only_render_is_quick(app):
-    assert app.quick(app.find, raw_args(query="a.x", format="json")) is None
+def test_only_render_and_find_are_quick(app):
+    assert app.quick(app.expand, raw_args(query="a.*")) is None
+    assert app.quick(app.index, {}) is None
+
+
+@pytest.mark.parametrize("params, quick", [
+    ({"query": "a.*"}, True),                      # treejson by default: one small folder
+    ({"query": "a.b.*", "format": "treejson"}, True),
+    ({"query": "*"}, True),
+    ({"query": "a.b.c"}, True),
+    ({"query": "nothing.here.*"}, False),          # no such folder: the pool says so
+    ({"query": "*.b.*"}, False),                   # a wildcard before the last node
+    ({"query": "a.{b,x}.c"}, False),
+    ({"query": "a.*", "format": "json"}, False),   # json and pickle read every leaf's file
+    ({"query": "a.*", "format": "completer"}, False),
+    ({"query": "/etc.*"}, False),                  # never a path outside the data dir
+    ({"format": "treejson"}, False),               # no query: the pool answers the error
+])
+def test_quick_finds(app, params, quick):
+    assert (app.quick(app.find, raw_args(**params)) is not None) is quick
+
+
+def test_quick_find_answers_as_the_pool_does(app):
+    args = raw_args(query="a.*", wildcards="1")
+    quick = server._answer(app.find, app.quick(app.find, args))
+    pooled = server._call(app.find, args)
+    assert quick.status == pooled.status == 200 and quick.body == pooled.body
+    assert b'"id":"a.b"' in quick.body.replace(b" ", b"")
+
+
+def test_a_big_folder_is_listed_on_the_pool(app):
+    app.quick_find_folder = 0
+    assert app.quick(app.find, raw_args(query="a.*")) is None
+    args = {b"query": [b"\xff.*"]}
+    assert app.quick(app.find, args) is None  # not UTF-8: the pool answers the error
 
 
 def test_quick_parses_the_range_once_for_the_render(app):

@@ -7,11 +7,12 @@ alike; parameters of both are merged, the body winning.
 
 The reactor thread parses HTTP; requests run on an explicit ThreadPool via
 deferToThreadPool (finding, reading files, evaluating, formatting), so a slow render
-does not stall the others. The one exception is a render whose work is small and
-local (WebApp.quick: a data format, at most QUICK_TARGETS plain series names, no
-cluster servers, no carbonlink, no read locks): it is answered on the reactor thread
-at once, as the hand-off to a thread and back costs as much CPU as such a render
-(its cost is bounded by one archive of each file). Errors are translated once, here:
+does not stall the others. The exceptions are small, local work (WebApp.quick; no
+cluster servers, no carbonlink, no read locks): a render in a data format of at most
+QUICK_TARGETS plain series names (its cost bounded by one archive of each file), and
+a treejson find that lists one folder of at most QUICK_FIND_FOLDER bytes. They are
+answered on the reactor thread at once, as the hand-off to a thread and back costs as
+much CPU as such a request. Errors are translated once, here:
 an InputError becomes its status (400, or 413 for size limits) with one line of
 text/plain; anything else is logged and answered 500 "internal error" with no trace.
 A request that outlives REQUEST_TIMEOUT (plus a grace second) is answered 400 even if
@@ -51,6 +52,10 @@ _JSONP = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*")
 _EMPTY_JSON_ROUTES = ("tags", "events")
 QUICK_TARGETS = 4
 QUICK_MAX_RANGE = 7 * 86400  # seconds: a longer range may read a large archive: the pool
+# A treejson find that lists one folder of at most this many bytes (its st_size; ext4
+# folds ~100-200 names into a 4 KiB block) is answered on the reactor thread too.
+QUICK_FIND_FOLDER = 64 * 1024
+_WILDCARD = re.compile(rb"[*?\[\]{}]")
 _PLAIN_TARGET = re.compile(rb"[^()*?\[\]{},\s]+")  # a series name: no call, no wildcard
 
 log = Logger(namespace="carbonish.web")
@@ -187,6 +192,8 @@ class TimeParser:
 class WebApp:
     """The handlers; each takes Params and returns a Response (runs on a worker)."""
 
+    quick_find_folder = QUICK_FIND_FOLDER
+
     def __init__(self, store, registry, evaluator, times, graph=None):
         self.store = store
         self.registry = registry
@@ -196,10 +203,13 @@ class WebApp:
 
     def quick(self, handler, args):
         """The request's Params (or an InputError to answer) when `handler` with raw
-        request `args` ({bytes: [bytes]}) reads at most QUICK_TARGETS files of this node
+        request `args` ({bytes: [bytes]}) is a small find (_quick_find) or a render that
+        reads at most QUICK_TARGETS files of this node
         (no call, no wildcard, a data format, a range of at most QUICK_MAX_RANGE) and
         nothing over the network: the only work worth answering without a thread; else
         None."""
+        if handler == self.find:
+            return self._quick_find(args)
         if handler != self.render or not self._local_plain_reads():
             return None
         formats_asked = args.get(b"format")
@@ -219,6 +229,31 @@ class WebApp:
         except InputError as exc:
             return exc
         return params
+
+    def _quick_find(self, args):
+        """Params for a treejson find of this node's files that lists one folder (no
+        wildcard before the last node) of at most QUICK_FIND_FOLDER bytes, else None:
+        the hand-off to a thread and back costs as much as listing 1,000 names."""
+        if not self._local_plain_reads():
+            return None
+        queries, formats_asked = args.get(b"query"), args.get(b"format", [b"treejson"])
+        if not queries or formats_asked[-1] != b"treejson":
+            return None
+        head = queries[-1].rpartition(b".")[0]
+        if _WILDCARD.search(head) or b"/" in head or b"\0" in head:
+            return None
+        try:
+            folder = os.path.join(self.store.local.data_dir,
+                                  *head.decode("utf-8").split("."))
+            size = os.stat(folder).st_size
+        except (UnicodeDecodeError, OSError, ValueError):
+            return None
+        if size > self.quick_find_folder:
+            return None
+        try:
+            return Params.from_request(args)
+        except InputError as exc:
+            return exc
 
     def _local_plain_reads(self):
         local = getattr(self.store, "local", None)
