@@ -107,6 +107,13 @@ class MetricCache:
                     parts.append((timestamps[mine], values[mine]))
         return _latest_wins(parts)
 
+    def writing(self, name):
+        """Whether the writer has taken `name`'s points to write them (and may be making
+        its file)."""
+        metric = self._ids.get(name)
+        with self._lock:
+            return metric is not None and metric in self._writing
+
     @property
     def queues(self):
         """How many metrics have points waiting."""

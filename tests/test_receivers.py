@@ -3,6 +3,7 @@ import pickle
 import struct
 
 import numpy as np
+import pytest
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
@@ -164,3 +165,25 @@ def test_backlog_pauses_tcp_but_udp_still_takes_points():
     PlaintextUDP(ingest).datagramReceived(b"c 3 100\n", ("127.0.0.1", 1))
     assert ingest.cache.query("c") == [(100, 3.0)]
     assert ingest.counters.get("cache.overflow") == 0
+
+
+def test_zeromq_fetch_of_a_file_being_made_answers_from_the_cache(tmp_path):
+    from carbonish import whisper
+    from carbonish.receivers.zeromq import BadMessage, fetch_merged
+    ingest, _ = make_ingest()
+    cache = ingest.cache
+    cache.add(["new.one"], np.array([1_000_000], dtype=np.int64), np.array([5.0]))
+    cache.group()
+    path = tmp_path / "one.wsp"
+    path.write_bytes(struct.pack("!2LfL", 1, 600, 0.5, 1))  # a header, no archive yet
+    with pytest.raises(BadMessage, match="archive"):  # corrupt, and no write under way
+        fetch_merged(str(path), "new.one", cache, 999_000, 1_000_100, 1_000_100)
+    (metric,) = cache.plan()
+    cache.begin_write(metric)  # the writer takes the points and makes the file
+    answer = fetch_merged(str(path), "new.one", cache, 999_000, 1_000_100, 1_000_100)
+    assert answer == {"path": "new.one", "step": None, "points": [[1_000_000, 5.0]]}
+    cache.end_write(metric)
+    whisper.create(str(tmp_path / "two.wsp"), [(10, 60)])
+    with pytest.raises(BadMessage, match="Invalid time interval"):
+        fetch_merged(str(tmp_path / "two.wsp"), "new.one", cache, 1_000_100, 999_000,
+                     1_000_100)

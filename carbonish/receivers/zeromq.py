@@ -188,12 +188,18 @@ class ZeroMQService(Service):
 
 
 def fetch_merged(path, name, cache, start, until, now):
-    """The file's points in [start, until] with the cache's points laid over them."""
+    """The file's points in [start, until] with the cache's points laid over them. A
+    file the writer is making at that moment (its header written, its space not yet
+    reserved) reads as corrupt for a few microseconds: while the cache holds the
+    metric's points for that write, it is taken as no file yet."""
     step, points = None, {}
     try:
         (first, _, step), values = whisper.fetch_array(path, start, until, now=now)
     except FileNotFoundError:
         pass
+    except whisper.CorruptWhisperFile as exc:
+        if not cache.writing(name):
+            raise BadMessage(str(exc)) from None
     except whisper.WhisperException as exc:
         raise BadMessage(str(exc)) from None
     else:

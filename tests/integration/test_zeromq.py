@@ -54,7 +54,7 @@ def test_push_and_request_reply(tmp_path, start):
         assert "error" in ask({"op": "fetch", "path": "z.ack"})
         # acknowledged: the point is readable at once, from the cache or the file
         fetched = ask({"op": "fetch", "path": "z.ack", "from": t - 60, "until": t + 60})
-        assert fetched["path"] == "z.ack" and [t, 6.0] in fetched["points"]
+        assert fetched.get("path") == "z.ack" and [t, 6.0] in fetched["points"], fetched
         wait_until(lambda: (tmp_path / "storage/whisper/z/after.wsp").exists(), 10)
         wait_until(lambda: ask({"op": "fetch", "path": "z.ack", "from": t - 60, "until": t + 60})["step"], 10)
         fetched = ask({"op": "fetch", "path": "z.ack", "from": t - 60, "until": t + 60})
