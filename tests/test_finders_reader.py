@@ -170,3 +170,67 @@ def test_finder_uses_reader_and_falls_back_with_the_same_answers(tmp_path):
 def test_finder_with_locks_does_not_use_reader(tmp_path):
     assert LocalFinder(tmp_path, lock_reads=True)._reader(3) is None
     assert isinstance(LocalFinder(tmp_path)._reader(3), BatchReader)
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(files=st.lists(st.tuples(st.integers(0, len(RETENTIONS) - 1),
+                                st.lists(st.integers(0, 3000), max_size=12)),
+                      min_size=1, max_size=8),
+       copies=st.integers(1, 20), start_back=st.integers(-100, 3200),
+       length=st.integers(0, 3300))
+def test_read_all_is_read_of_each(tmp_path_factory, files, copies, start_back, length):
+    """read_all answers as read of each file does (and so as whisper), whatever mix of
+    layouts and windows, over more files than one block holds."""
+    folder = tmp_path_factory.mktemp("all")
+    paths = []
+    for i, (which, offsets) in enumerate(files * copies):
+        paths.append(make(folder / f"{i}.wsp", RETENTIONS[which],
+                          [(NOW - back, float(back) / 7) for back in offsets]))
+    start = NOW - start_back
+    answers = BatchReader(len(paths)).read_all(paths, start, start + length, NOW)
+    for path, answer in zip(paths, answers):
+        assert answer is not _SLOW
+        assert as_oracle(answer) == whisper.fetch(path, start, start + length, now=NOW)
+
+
+def test_read_all_answers_what_it_cannot_read_in_place(tmp_path, monkeypatch):
+    good = make(tmp_path / "good.wsp", [(10, 360)], [(NOW - 20, 2.0)])
+    five = make(tmp_path / "five.wsp", [(1, 10), (2, 10), (4, 10), (8, 10), (16, 10)])
+    empty = make(tmp_path / "empty.wsp", [(10, 360)])
+    missing = str(tmp_path / "missing.wsp")
+    folder = str(tmp_path)  # a folder: open works, reading it fails
+    reader = BatchReader(6)
+    answers = reader.read_all([good, five, missing, empty, folder, good], NOW - 60, NOW, NOW)
+    assert as_oracle(answers[0]) == as_oracle(answers[5]) == whisper.fetch(good, NOW - 60, NOW,
+                                                                           now=NOW)
+    assert answers[1] is _SLOW
+    assert isinstance(answers[2], FileNotFoundError) and isinstance(answers[4], OSError)
+    assert np.isnan(answers[3][1]).all()
+    assert BatchReader().read_all([good], NOW, NOW - 60, NOW) == [_SLOW]
+    monkeypatch.setattr(os, "preadv", lambda fd, buffers, offset: 0)  # the file shrank
+    assert BatchReader(4).read_all([good] * 4, NOW - 60, NOW, NOW) == [_SLOW] * 4
+    assert BatchReader(1).read_all([good], NOW - 60, NOW, NOW) == [_SLOW]
+    assert isinstance(BatchReader(1).read_all([missing], NOW - 60, NOW, NOW)[0], OSError)
+
+
+def test_read_all_over_blocks_and_matrices(tmp_path):
+    """More files of one window than a block holds are decoded a block at a time, into
+    the matrix for their length; past MAX_MATRICES lengths rows get arrays of their own."""
+    paths = [make(tmp_path / f"m{i}.wsp", [(10, 360)], [(NOW - 10, float(i))])
+             for i in range(130)]
+    reader = BatchReader(len(paths))
+    answers = reader.read_all(paths, NOW - 600, NOW, NOW)
+    assert [values[-2] for _, values in answers] == [float(i) for i in range(130)]
+    assert all(values.base is answers[0][1].base for _, values in answers)
+    for length in (100, 200, 300):
+        reader.read(paths[0], NOW - 10 * length, NOW, NOW)
+    answers = reader.read_all(paths[:4], NOW - 10 * 50, NOW, NOW)
+    assert [values[-2] for _, values in answers] == [0.0, 1.0, 2.0, 3.0]
+    assert 50 not in reader.matrices and len(reader.matrices) == BatchReader.MAX_MATRICES
+
+
+def test_finder_skips_a_leaf_it_cannot_read(tmp_path):
+    os.makedirs(tmp_path / "s" / "odd.wsp")  # named like a series, but a folder
+    make(tmp_path / "s" / "good.wsp", [(10, 360)], [(NOW - 20, 2.0)])
+    results = LocalFinder(tmp_path).fetch(["s.*"], NOW - 60, NOW, NOW)
+    assert [r.name for r in results] == ["s.good"]

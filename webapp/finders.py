@@ -258,10 +258,14 @@ class LocalFinder:
 
         def read(chunk):
             reader = self._reader(len(chunk))
+            if reader is None:
+                answers = [UNUSUAL] * len(chunk)
+            else:
+                answers = reader.read_all([node.fs_path for _, node in chunk], start, end, now)
             out = []
-            for pattern, node in chunk:
+            for (pattern, node), answer in zip(chunk, answers):
                 result = self._fetch_leaf(pattern, node, start, end, now,
-                                          cached.get(node.path), reader)
+                                          cached.get(node.path), answer)
                 if result is not None:
                     out.append(result)
             return out
@@ -299,9 +303,12 @@ class LocalFinder:
             return whisper.BatchReader(reads)
         return None
 
-    def _fetch_leaf(self, pattern, node, start, end, now, cached, reader=None):
+    def _fetch_leaf(self, pattern, node, start, end, now, cached, fetched=UNUSUAL):
+        """`fetched`: the BatchReader's answer for the leaf (UNUSUAL: ask the storage;
+        an exception: what reading it raised)."""
         try:
-            fetched = UNUSUAL if reader is None else reader.read(node.fs_path, start, end, now)
+            if isinstance(fetched, Exception):
+                raise fetched
             if fetched is UNUSUAL:
                 fetched = self._storage_fetch(node.fs_path, start, end, now)
         except self.read_errors as exc:
