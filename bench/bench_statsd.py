@@ -25,6 +25,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from carbonish.receivers.udp import Iovec, Mmsghdr
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 STATSD_DIR = HERE / ".ref" / "statsd"
@@ -179,21 +181,6 @@ def serve(udp_port, control_port, buffer_size):
 
 # --- sending and searching --------------------------------------------------------------
 
-class _IOVec(ctypes.Structure):
-    _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-
-
-class _MsgHdr(ctypes.Structure):
-    _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
-                ("msg_iov", ctypes.POINTER(_IOVec)), ("msg_iovlen", ctypes.c_size_t),
-                ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
-                ("msg_flags", ctypes.c_int)]
-
-
-class _MMsgHdr(ctypes.Structure):
-    _fields_ = [("msg_hdr", _MsgHdr), ("msg_len", ctypes.c_uint)]
-
-
 class BurstSender:
     """A connected UDP socket sending BURST datagrams in one sendmmsg(2) call (cycling
     through a pool of payloads), so the sender is not what limits the rates measured."""
@@ -205,12 +192,12 @@ class BurstSender:
         self._sendmmsg = getattr(libc, "sendmmsg", None)
         self._payloads = payloads
         self._buffers = [ctypes.create_string_buffer(p, len(p)) for p in payloads]
-        self._iovs = [_IOVec(ctypes.cast(b, ctypes.c_void_p), len(p))
+        self._iovs = [Iovec(ctypes.cast(b, ctypes.c_void_p), len(p))
                       for b, p in zip(self._buffers, payloads)]
         groups = max(1, len(payloads) // BURST)
         self._groups = []
         for g in range(groups):
-            msgs = (_MMsgHdr * BURST)()
+            msgs = (Mmsghdr * BURST)()
             for i, m in enumerate(msgs):
                 m.msg_hdr.msg_iov = ctypes.pointer(self._iovs[(g * BURST + i) % len(payloads)])
                 m.msg_hdr.msg_iovlen = 1

@@ -68,6 +68,14 @@ def name_to_path(data_dir, name):
     return Path(data_dir, *nodes[:-1], nodes[-1] + SUFFIX)
 
 
+def prefix_to_folder(data_dir, prefix):
+    """`a.b` -> DATA_DIR/a/b, the folder holding the children of a name prefix ("" ->
+    DATA_DIR); validates the prefix as a name."""
+    if not prefix:
+        return Path(data_dir)
+    return Path(data_dir, *validate_name(prefix).split("."))
+
+
 def valid_name_to_path(data_dir, name):
     """name_to_path's path, as str, for a name that already passed validate_name (the
     writer's names all did, at ingest): a join, without checking the name again."""

@@ -1546,15 +1546,11 @@ def _small_propagate(fd, header, higher, higher_base, lower, intervals, ring=Non
     if not written:
         return None, None
     _forget_points(header)
-    if len(written) == 1:
-        (slot, point), = written.items()
-        os.pwrite(fd, _POINT.pack(*point), lower.offset + slot * pointSize)
+    slots = sorted(written)
+    if slots[-1] - slots[0] == len(slots) - 1:  # one run of slots, the usual case
+        _write_run_pairs(fd, lower, slots[0], [written[slot] for slot in slots])
     else:
-        slots = sorted(written)
-        if slots[-1] - slots[0] == len(slots) - 1:
-            _write_run_pairs(fd, lower, slots[0], list(map(written.get, slots)))
-        else:
-            _write_slotted(fd, lower, [(slot, *written[slot]) for slot in slots])
+        _write_slotted(fd, lower, [(slot, *written[slot]) for slot in slots])
     return lower_base, (None if ring is None else written)
 
 
@@ -1674,7 +1670,6 @@ class BatchReader:
         self.head_size = self.meta.size + 4 * self.archive.size + self.point_size
         self.buffer = np.empty(0, self.point_dtype)
         self.expected = np.empty(0, np.int64)  # of the last fetch window
-        self.missing = np.empty(0, np.bool_)
         self.times_of = None
         self.left = reads
         self.matrices = {}  # fetch length -> [matrix, rows used]
@@ -1769,15 +1764,20 @@ class BatchReader:
         """Decode the block's rows of records into rows of the result matrix."""
         if not block.indexes:
             return
-        (first_time, _, step), count = block.window
-        records = block.records[:len(block.indexes)]
+        time_info, count = block.window
         values = self._rows(len(block.indexes), count)
-        values[:] = records["v"]
-        missing = records["t"] != self._times(first_time, step, count)
-        np.copyto(values, np.nan, where=missing)
+        self._decode(block.records[:len(block.indexes)], values, time_info)
         for row, index in enumerate(block.indexes):
-            answers[index] = block.window[0], values[row]
+            answers[index] = time_info, values[row]
         block.indexes = []
+
+    def _decode(self, records, values, time_info):
+        """Records (one row or a block of rows) into values, NaN where a slot holds
+        another time than the one it should."""
+        first_time, _, step = time_info
+        values[...] = records["v"]
+        missing = records["t"] != self._times(first_time, step, records.shape[-1])
+        np.copyto(values, np.nan, where=missing)
 
     def _read(self, fd, start, end, now):
         where = self._locate(fd, start, end, now)
@@ -1793,12 +1793,7 @@ class BatchReader:
         if not self._read_slots(fd, where, records):
             return UNUSUAL
         values = self._row(count)
-        values[:] = records["v"]
-        first_time, _, step = where.time_info
-        missing = np.not_equal(records["t"], self._times(first_time, step, count),
-                               out=self.missing[:count])
-        if missing.any():
-            np.copyto(values, np.nan, where=missing)
+        self._decode(records, values, where.time_info)
         return where.time_info, values
 
     def _locate(self, fd, start, end, now):
@@ -1840,8 +1835,6 @@ class BatchReader:
             self.expected = times
         else:
             self.expected = times.astype(self.point_dtype["t"])
-        if len(self.missing) < count:
-            self.missing = np.empty(count, np.bool_)
         self.times_of = (first_time, step, count)
         return self.expected[:count]
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from carbonish.names import (InvalidMetricName, is_valid_name, name_to_path, path_to_name,
-                             valid_name_to_path, validate_name)
+                             prefix_to_folder, valid_name_to_path, validate_name)
 
 
 @pytest.mark.parametrize("name", ["a", "a.b.c", "servers.web-01.cpu_user", "a:b.c#d",
@@ -45,6 +45,15 @@ def test_name_path_round_trip(tmp_path):
 @pytest.mark.parametrize("name", ["a", "a.b.c", "servers.web-01.cpu_user", "ünïcode.o k"])
 def test_valid_name_to_path_is_name_to_path(tmp_path, name):
     assert valid_name_to_path(str(tmp_path), name) == str(name_to_path(tmp_path, name))
+
+
+def test_prefix_to_folder(tmp_path):
+    assert prefix_to_folder(tmp_path, "a.b") == tmp_path / "a" / "b"
+    assert prefix_to_folder(tmp_path, b"a") == tmp_path / "a"
+    assert prefix_to_folder(tmp_path, "") == tmp_path
+    for hostile in ("/etc", "a..b", "..", b"\xff"):
+        with pytest.raises(InvalidMetricName):
+            prefix_to_folder(tmp_path, hostile)
 
 
 @pytest.mark.parametrize("path", ["/elsewhere/a.wsp", "/d/a/b.txt", "/d/../x.wsp"])

@@ -73,6 +73,12 @@ def test_a_big_folder_is_listed_on_the_pool(app):
     assert app.quick(app.find, args) is None  # not UTF-8: the pool answers the error
 
 
+def test_a_quick_find_with_bad_parameters_answers_the_error(app):
+    error = app.quick(app.find, {b"query": [b"a.*"], b"from": [b"\xff"]})
+    response = server._answer(app.find, error)
+    assert response.status == 400 and response.body == b"parameters must be UTF-8\n"
+
+
 def test_quick_parses_the_range_once_for_the_render(app):
     parsed = []
     original = app.times._range

@@ -37,6 +37,7 @@ from twisted.python.failure import Failure
 from twisted.python.threadpool import ThreadPool
 from twisted.web import resource, server
 
+from carbonish import names
 from webapp import formats
 
 try:  # optional accelerator, as in webapp.formats.json_format
@@ -240,13 +241,11 @@ class WebApp:
         if not queries or formats_asked[-1] != b"treejson":
             return None
         head = queries[-1].rpartition(b".")[0]
-        if _WILDCARD.search(head) or b"/" in head or b"\0" in head:
+        if _WILDCARD.search(head):
             return None
         try:
-            folder = os.path.join(self.store.local.data_dir,
-                                  *head.decode("utf-8").split("."))
-            size = os.stat(folder).st_size
-        except (UnicodeDecodeError, OSError, ValueError):
+            size = os.stat(names.prefix_to_folder(self.store.local.data_dir, head)).st_size
+        except (names.InvalidMetricName, OSError):
             return None
         if size > self.quick_find_folder:
             return None

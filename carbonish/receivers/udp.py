@@ -21,19 +21,20 @@ UDP_MAX_PACKET_SIZE = 65535   # pass to listenUDP: Twisted's 8192 default trunca
 _PASS_OVER = (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR, errno.ECONNREFUSED)
 
 
-class _Iovec(ctypes.Structure):
+# struct iovec, struct msghdr and struct mmsghdr of Linux's recvmmsg(2) and sendmmsg(2)
+class Iovec(ctypes.Structure):
     _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
 
 
-class _Msghdr(ctypes.Structure):
+class Msghdr(ctypes.Structure):
     _fields_ = [("msg_name", ctypes.c_void_p), ("msg_namelen", ctypes.c_uint32),
-                ("msg_iov", ctypes.POINTER(_Iovec)), ("msg_iovlen", ctypes.c_size_t),
+                ("msg_iov", ctypes.POINTER(Iovec)), ("msg_iovlen", ctypes.c_size_t),
                 ("msg_control", ctypes.c_void_p), ("msg_controllen", ctypes.c_size_t),
                 ("msg_flags", ctypes.c_int)]
 
 
-class _Mmsghdr(ctypes.Structure):
-    _fields_ = [("msg_hdr", _Msghdr), ("msg_len", ctypes.c_uint)]
+class Mmsghdr(ctypes.Structure):
+    _fields_ = [("msg_hdr", Msghdr), ("msg_len", ctypes.c_uint)]
 
 
 def load_recvmmsg(libc=None):
@@ -45,7 +46,7 @@ def load_recvmmsg(libc=None):
         function = (libc or ctypes.PyDLL(None, use_errno=True)).recvmmsg
     except (AttributeError, OSError):
         return None
-    function.argtypes = [ctypes.c_int, ctypes.POINTER(_Mmsghdr), ctypes.c_uint, ctypes.c_int,
+    function.argtypes = [ctypes.c_int, ctypes.POINTER(Mmsghdr), ctypes.c_uint, ctypes.c_int,
                          ctypes.c_void_p]
     function.restype = ctypes.c_int
     return function
@@ -69,16 +70,16 @@ class DatagramReader:
         self.slots = slots
         self.buffer = mmap.mmap(-1, slots * self.SLOT)
         base = ctypes.addressof(ctypes.c_char.from_buffer(self.buffer))
-        self.iovecs = (_Iovec * slots)()
-        self.headers = (_Mmsghdr * slots)()
+        self.iovecs = (Iovec * slots)()
+        self.headers = (Mmsghdr * slots)()
         for i in range(slots):
             self.iovecs[i].iov_base = base + i * self.SLOT
             self.iovecs[i].iov_len = self.SLOT
             self.headers[i].msg_hdr.msg_iov = ctypes.pointer(self.iovecs[i])
             self.headers[i].msg_hdr.msg_iovlen = 1
         self.lengths = np.ndarray((slots,), dtype=np.uintc, buffer=self.headers,
-                                  offset=_Mmsghdr.msg_len.offset,
-                                  strides=(ctypes.sizeof(_Mmsghdr),))
+                                  offset=Mmsghdr.msg_len.offset,
+                                  strides=(ctypes.sizeof(Mmsghdr),))
         self.offsets = range(0, slots * self.SLOT, self.SLOT)
 
     def read(self, fileno, limit):
